@@ -1,0 +1,43 @@
+/* hooks.c: the exported wrappers, all generated from hooks.def.
+ *
+ * Each wrapper: find the real function (one atomic load once resolved); if it is
+ * missing, return the vendor's "not initialised" status; if the shim is already on
+ * this thread's stack, or the layer is off, call straight through; otherwise run the
+ * layer's policy with the reentrancy guard held. */
+#include "hooks.h"
+
+const struct ds_hook_info ds_hooks[DS_HOOK_COUNT] = {
+#define HOOK(layer, lib, ret, name, params, args) \
+    [DS_HOOK_##name] = {#name, DS_LAYER_##layer, DS_LIB_##lib},
+#include "hooks.def"
+};
+
+const struct ds_lib_info ds_libs[DS_LIB_COUNT] = {
+#define LIB(id, prefix, sonames, missing) [DS_LIB_##id] = {prefix, sonames},
+#include "libs.def"
+};
+
+const struct ds_layer_info ds_layers[DS_LAYER_COUNT] = {
+#define LAYER(id, name, what) [DS_LAYER_##id] = {name, what},
+#include "layers.def"
+};
+
+#define LIB(id, prefix, sonames, missing) enum { DS_MISSING_##id = (int)(missing) };
+#include "libs.def"
+
+#define HOOK(layer, lib, ret, name, params, args)                                  \
+    DETSHIM_API ret name params                                                    \
+    {                                                                              \
+        ds_real_##name##_t real_ = (ds_real_##name##_t)ds_real(DS_HOOK_##name);    \
+        if (DS_UNLIKELY(real_ == NULL)) {                                          \
+            ds_missing(DS_HOOK_##name);                                            \
+            return (ret)DS_MISSING_##lib;                                          \
+        }                                                                          \
+        if (ds_in_shim() || !ds_layer_active(DS_LAYER_##layer))                    \
+            return real_ args;                                                     \
+        ds_enter(DS_HOOK_##name);                                                  \
+        ret r_ = ds_policy_##name args;                                            \
+        ds_leave();                                                                \
+        return r_;                                                                 \
+    }
+#include "hooks.def"

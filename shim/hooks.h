@@ -1,0 +1,13 @@
+/* hooks.h: typed view of the hook table for the layers: one typedef for each real
+ * function (ds_real_<name>_t) and the prototype of each policy (ds_policy_<name>). */
+#ifndef DETSHIM_HOOKS_H
+#define DETSHIM_HOOKS_H
+#include "vendor.h"
+#include "detshim.h"
+
+#define HOOK(layer, lib, ret, name, params, args) \
+    typedef ret(*ds_real_##name##_t) params;      \
+    ret ds_policy_##name params;
+#include "hooks.def"
+
+#endif

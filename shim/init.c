@@ -1,0 +1,43 @@
+/* init.c: the constructor (does almost nothing), the exit summary, fork handling and
+ * the per-thread reentrancy guard.
+ *
+ * The constructor reads DETSHIM_* and applies the environment pins: both must happen
+ * before the program (or Python's os.environ snapshot, or cuBLAS's first handle)
+ * reads the environment. Everything else (resolving vendor symbols, opening the log)
+ * is lazy and happens on the first hooked call. */
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include "detshim.h"
+
+DS_TLS int ds_depth;
+
+extern const char detshim_abi_marker[];
+
+static void atfork_child(void) { ds_log_atfork_child(); }
+
+__attribute__((constructor)) static void ds_init(void)
+{
+    ds_depth++;
+    ds_self_init();
+    ds_config_init();
+    /* Preloaded twice (a module and `detshim run`, two paths)? The first copy in the
+     * global scope is the one the program binds to; a later copy only passes through,
+     * so the program gets one policy and one log. */
+    const void *first = dlsym(RTLD_DEFAULT, "detshim_abi_marker");
+    if (first && first != (const void *)detshim_abi_marker) {
+        atomic_store(&ds_active_layers, 0);
+        ds_cfg.mode = DS_MODE_OFF;
+    } else {
+        ds_pins_apply();
+        pthread_atfork(NULL, NULL, atfork_child);
+    }
+    ds_depth--;
+}
+
+__attribute__((destructor)) static void ds_fini(void)
+{
+    ds_depth++;
+    ds_log_summary();
+    ds_depth--;
+}

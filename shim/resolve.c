@@ -1,0 +1,213 @@
+/* resolve.c: finding the real vendor functions.
+ *
+ * PyTorch opens its CUDA libraries RTLD_LOCAL, so dlsym(RTLD_NEXT) alone misses
+ * them. The order, per symbol, cached once found:
+ *   1. dlsym(RTLD_NEXT, name)                       (libraries in the global scope)
+ *   2. dlopen(soname, RTLD_NOLOAD) + dlsym(handle)   (the known sonames, newest first)
+ *   3. every loaded object, reopened RTLD_NOLOAD     (whatever path it was loaded from)
+ * A candidate that lives in a copy of the shim (this one, or another preloaded copy)
+ * is never returned. The object that holds the found function is pinned with
+ * RTLD_NODELETE, so a cached pointer cannot dangle after the program's dlclose. */
+#include <dlfcn.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "detshim.h"
+
+_Atomic(void *) ds_real_ptr[DS_HOOK_COUNT];
+static _Atomic int missing_said[DS_HOOK_COUNT];
+
+/* Exported marker: any object that defines it is a copy of libdetshim. */
+DETSHIM_API const char detshim_abi_marker[] = "libdetshim " "1";
+
+static uintptr_t self_lo, self_hi;
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t probe = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (probe >= lo && probe < hi) {
+            /* this object: take the span of all its loadable segments */
+            uintptr_t a = UINTPTR_MAX, b = 0;
+            for (int k = 0; k < info->dlpi_phnum; k++) {
+                const ElfW(Phdr) *q = &info->dlpi_phdr[k];
+                if (q->p_type != PT_LOAD) continue;
+                uintptr_t l = info->dlpi_addr + q->p_vaddr;
+                if (l < a) a = l;
+                if (l + q->p_memsz > b) b = l + q->p_memsz;
+            }
+            self_lo = a;
+            self_hi = b;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ds_self_init(void)
+{
+    if (!self_hi) dl_iterate_phdr(find_self, (void *)(uintptr_t)&ds_self_init);
+}
+
+bool ds_addr_is_self(const void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    return a >= self_lo && a < self_hi;
+}
+
+/* Does the object holding addr define detshim_abi_marker (another copy of us)? */
+static bool in_a_shim_copy(void *addr)
+{
+    if (ds_addr_is_self(addr)) return true;
+    Dl_info di;
+    if (!dladdr(addr, &di) || !di.dli_fname) return false;
+    void *h = dlopen(di.dli_fname[0] ? di.dli_fname : NULL, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return false;
+    void *m = dlsym(h, "detshim_abi_marker");
+    bool copy = false;
+    if (m) {
+        Dl_info mi;
+        /* dlsym on a handle searches its dependencies too: the marker must be defined
+         * in that very object */
+        copy = dladdr(m, &mi) && mi.dli_fbase == di.dli_fbase;
+    }
+    dlclose(h);
+    return copy;
+}
+
+static void pin_object(void *addr)
+{
+    Dl_info di;
+    if (dladdr(addr, &di) && di.dli_fname && di.dli_fname[0]) {
+        /* the extra reference is deliberate and never dropped */
+        (void)dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    }
+}
+
+static void *try_handle(void *h, const char *name)
+{
+    if (!h) return NULL;
+    void *p = dlsym(h, name);
+    if (p && in_a_shim_copy(p)) p = NULL;
+    return p;
+}
+
+struct scan_arg {
+    const char *name;
+    const char *prefix;
+    int pass; /* 0: objects whose basename starts with prefix; 1: all others */
+    void *found;
+};
+
+static int scan_one(struct dl_phdr_info *info, size_t size, void *argp)
+{
+    (void)size;
+    struct scan_arg *a = argp;
+    const char *path = info->dlpi_name;
+    if (!path || !path[0]) return 0; /* the main program: RTLD_NEXT already covered it */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    bool match = a->prefix && strncmp(base, a->prefix, strlen(a->prefix)) == 0;
+    if ((a->pass == 0) != match) return 0;
+    void *h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return 0;
+    void *p = try_handle(h, a->name);
+    dlclose(h);
+    if (p) {
+        a->found = p;
+        return 1;
+    }
+    return 0;
+}
+
+void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how)
+{
+    void *p;
+    ds_self_init();
+    if (how) *how = DS_BY_NONE;
+
+    p = dlsym(RTLD_NEXT, name);
+    if (p && !in_a_shim_copy(p)) {
+        if (how) *how = DS_BY_NEXT;
+        return p;
+    }
+
+    const char *s = ds_libs[lib].sonames;
+    while (s && *s) {
+        const char *e = strchr(s, ':');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char soname[128];
+        if (n < sizeof soname) {
+            memcpy(soname, s, n);
+            soname[n] = 0;
+            void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+            p = try_handle(h, name);
+            if (h) dlclose(h);
+            if (p) {
+                if (how) *how = DS_BY_SONAME;
+                return p;
+            }
+        }
+        s = e ? e + 1 : NULL;
+    }
+
+    struct scan_arg a = {name, ds_libs[lib].prefix, 0, NULL};
+    dl_iterate_phdr(scan_one, &a);
+    if (!a.found) {
+        a.pass = 1;
+        dl_iterate_phdr(scan_one, &a);
+    }
+    if (a.found && how) *how = DS_BY_SCAN;
+    return a.found;
+}
+
+const char *ds_resolved_by_name(enum ds_resolved_by how)
+{
+    switch (how) {
+    case DS_BY_NEXT: return "RTLD_NEXT";
+    case DS_BY_SONAME: return "soname";
+    case DS_BY_SCAN: return "scan";
+    default: return "none";
+    }
+}
+
+void *ds_resolve_hook(enum ds_hook id)
+{
+    /* Resolution calls dlopen/dlsym, which may call back into hooked code (a library
+     * constructor): hold the guard so such calls go straight through. */
+    ds_depth++;
+    enum ds_resolved_by how;
+    void *p = ds_resolve_symbol(ds_hooks[id].name, ds_hooks[id].lib, &how);
+    if (p) {
+        pin_object(p);
+        void *expected = NULL;
+        atomic_compare_exchange_strong(&ds_real_ptr[id], &expected, p);
+        if (ds_cfg.verbose >= 2) {
+            Dl_info di;
+            const char *obj = dladdr(p, &di) && di.dli_fname ? di.dli_fname : "?";
+            ds_notice("core", false, "resolved %s via %s in %s", ds_hooks[id].name,
+                      ds_resolved_by_name(how), obj);
+        }
+        p = atomic_load(&ds_real_ptr[id]);
+    }
+    ds_depth--;
+    return p;
+}
+
+void ds_missing(enum ds_hook id)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&missing_said[id], &expected, 1)) return;
+    ds_depth++;
+    ds_notice("core", true,
+              "the real %s was not found in any loaded object (tried RTLD_NEXT, %s, and a scan "
+              "of loaded objects); the call returns the library's not-initialised status",
+              ds_hooks[id].name, ds_libs[ds_hooks[id].lib].sonames);
+    ds_depth--;
+}

@@ -61,12 +61,15 @@ static void put_escaped(struct jbuf *jb, const char *s, size_t n)
 void jb_key(struct jbuf *jb, const char *key)
 {
     if (jb->need_comma) put(jb, ",", 1);
-    jb->need_comma = true;
     if (key) {
         put_escaped(jb, key, strlen(key));
         put(jb, ":", 1);
     }
+    jb->need_comma = false;
 }
+
+/* After a value: the next key or element needs a comma. */
+static void value_done(struct jbuf *jb) { jb->need_comma = true; }
 
 void jb_obj_begin(struct jbuf *jb)
 {
@@ -125,6 +128,7 @@ void jb_strn(struct jbuf *jb, const char *key, const char *val, size_t n)
         put(jb, "null", 4);
     else
         put_string_utf8(jb, val, n);
+    value_done(jb);
 }
 
 void jb_str(struct jbuf *jb, const char *key, const char *val)
@@ -137,6 +141,7 @@ void jb_int(struct jbuf *jb, const char *key, long long v)
     char b[32];
     jb_key(jb, key);
     put(jb, b, (size_t)snprintf(b, sizeof b, "%lld", v));
+    value_done(jb);
 }
 
 void jb_uint(struct jbuf *jb, const char *key, unsigned long long v)
@@ -144,6 +149,7 @@ void jb_uint(struct jbuf *jb, const char *key, unsigned long long v)
     char b[32];
     jb_key(jb, key);
     put(jb, b, (size_t)snprintf(b, sizeof b, "%llu", v));
+    value_done(jb);
 }
 
 void jb_hex(struct jbuf *jb, const char *key, unsigned long long v)
@@ -151,18 +157,21 @@ void jb_hex(struct jbuf *jb, const char *key, unsigned long long v)
     char b[32];
     jb_key(jb, key);
     put(jb, b, (size_t)snprintf(b, sizeof b, "\"0x%llx\"", v));
+    value_done(jb);
 }
 
 void jb_bool(struct jbuf *jb, const char *key, bool v)
 {
     jb_key(jb, key);
     put(jb, v ? "true" : "false", v ? 4 : 5);
+    value_done(jb);
 }
 
 void jb_null(struct jbuf *jb, const char *key)
 {
     jb_key(jb, key);
     put(jb, "null", 4);
+    value_done(jb);
 }
 
 bool jb_finish(struct jbuf *jb)

@@ -211,6 +211,7 @@ void ds_record_begin(struct jbuf *jb, const char *type)
     snprintf(t, sizeof t, "%lld.%06ld", (long long)ts.tv_sec, ts.tv_nsec / 1000);
     jb_key(jb, "t");
     jb_raw(jb, t);
+    jb->need_comma = true;
     jb_int(jb, "pid", (long long)getpid());
     jb_int(jb, "tid", (long long)gettid());
 }

@@ -55,6 +55,13 @@ void ds_self_init(void)
     if (!self_hi) dl_iterate_phdr(find_self, (void *)(uintptr_t)&ds_self_init);
 }
 
+void ds_self_set_range_for_test(uintptr_t lo, uintptr_t hi);
+void ds_self_set_range_for_test(uintptr_t lo, uintptr_t hi)
+{
+    self_lo = lo;
+    self_hi = hi ? hi : 1; /* non-zero: do not look it up again */
+}
+
 bool ds_addr_is_self(const void *addr)
 {
     uintptr_t a = (uintptr_t)addr;

@@ -211,6 +211,9 @@ typedef void (*ds_extra_fn)(struct jbuf *jb, void *arg);
 void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn extra, void *arg);
 /* Both at once, for events whose detail is a plain string. */
 void ds_event(enum ds_hook hook, enum ds_action action, uint64_t subject, const char *detail);
+/* Strict mode: one clear paragraph on stderr naming the call, its stack, and how to
+ * allow it (allow: e.g. "DETSHIM_ALLOW='kernel*'"). The caller then returns an error. */
+void ds_refuse(const struct ds_event *ev, const char *what, const char *allow);
 void ds_sites_reset(void);
 void ds_sites_summary(struct jbuf *jb);
 /* Optional Python-stack renderer installed by pystack.c (NULL when absent). */

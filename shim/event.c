@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "detshim.h"
 
@@ -166,4 +167,26 @@ void ds_sites_summary(struct jbuf *jb)
     uint64_t of = atomic_load(&overflow_count);
     jb_uint(jb, "events", total + of);
     jb_uint(jb, "overflow", of);
+}
+
+void ds_refuse(const struct ds_event *ev, const char *what, const char *allow)
+{
+    char msg[4096];
+    size_t n = 0;
+#define ADD(...)                                                                   \
+    do {                                                                           \
+        int k_ = snprintf(msg + n, sizeof msg - n, __VA_ARGS__);                   \
+        if (k_ > 0) n = n + (size_t)k_ < sizeof msg ? n + (size_t)k_ : sizeof msg - 1; \
+    } while (0)
+    ADD("detshim: strict mode refused %s: %s\n", ds_hooks[ev->hook].name, what);
+    for (int i = 0; i < ev->nips && i < 6; i++) {
+        struct ds_sym s;
+        ds_bt_symbolize(ev->ips[i], &s);
+        ADD("  %s %s (%s+0x%lx)\n", i ? "   " : "at", s.function[0] ? s.function : "??",
+            s.module[0] ? s.module : "?", (unsigned long)s.offset);
+    }
+    ADD("  to allow it: %s; or run with DETSHIM_MODE=enforce (record it and go on)\n", allow);
+#undef ADD
+    ssize_t w = write(2, msg, n);
+    (void)w;
 }

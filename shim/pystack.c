@@ -1,0 +1,2 @@
+/* pystack.c: placeholder until its layer lands. */
+#include "detshim.h"

@@ -9,6 +9,7 @@
 const struct ds_hook_info ds_hooks[DS_HOOK_COUNT] = {
 #define HOOK(layer, lib, ret, name, params, args) \
     [DS_HOOK_##name] = {#name, DS_LAYER_##layer, DS_LIB_##lib},
+#define HOOK_VOID(layer, lib, name, params, args) HOOK(layer, lib, void, name, params, args)
 #include "hooks.def"
 };
 
@@ -39,5 +40,21 @@ const struct ds_layer_info ds_layers[DS_LAYER_COUNT] = {
         ret r_ = ds_policy_##name args;                                            \
         ds_leave();                                                                \
         return r_;                                                                 \
+    }
+#define HOOK_VOID(layer, lib, name, params, args)                                  \
+    DETSHIM_API void name params                                                   \
+    {                                                                              \
+        ds_real_##name##_t real_ = (ds_real_##name##_t)ds_real(DS_HOOK_##name);    \
+        if (DS_UNLIKELY(real_ == NULL)) {                                          \
+            ds_missing(DS_HOOK_##name);                                            \
+            return;                                                                \
+        }                                                                          \
+        if (ds_in_shim() || !ds_layer_active(DS_LAYER_##layer)) {                  \
+            real_ args;                                                            \
+            return;                                                                \
+        }                                                                          \
+        ds_enter(DS_HOOK_##name);                                                  \
+        ds_policy_##name args;                                                     \
+        ds_leave();                                                                \
     }
 #include "hooks.def"

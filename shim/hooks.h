@@ -8,6 +8,7 @@
 #define HOOK(layer, lib, ret, name, params, args) \
     typedef ret(*ds_real_##name##_t) params;      \
     ret ds_policy_##name params;
+#define HOOK_VOID(layer, lib, name, params, args) HOOK(layer, lib, void, name, params, args)
 #include "hooks.def"
 
 #endif

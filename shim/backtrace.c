@@ -17,10 +17,31 @@
 
 #include "detshim.h"
 
+#if defined(__SANITIZE_THREAD__)
+/* Under ThreadSanitizer, libunwind's fast path keeps a per-thread cache whose TSD
+ * destructor runs after TSan has torn the exiting thread down (a crash in TSan's
+ * mutex interceptor). The TSan build walks with a cursor instead: same frames. */
+static int raw_backtrace(void **raw, int max)
+{
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0) return 0;
+    int n = 0;
+    while (n < max && unw_step(&cur) > 0) {
+        unw_word_t ip;
+        if (unw_get_reg(&cur, UNW_REG_IP, &ip) != 0) break;
+        raw[n++] = (void *)ip;
+    }
+    return n;
+}
+#else
+#define raw_backtrace unw_backtrace
+#endif
+
 int ds_bt_capture(void **ips, int max)
 {
     void *raw[DS_MAX_FRAMES + 16];
-    int n = unw_backtrace(raw, DS_MAX_FRAMES + 16);
+    int n = raw_backtrace(raw, DS_MAX_FRAMES + 16);
     int k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!ds_addr_is_self(raw[i])) ips[k++] = raw[i];

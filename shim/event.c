@@ -73,6 +73,7 @@ static uint64_t site_hit(uint64_t key, enum ds_hook hook, enum ds_action act, bo
 bool ds_event_capture(struct ds_event *ev, enum ds_hook hook, enum ds_action action,
                       uint64_t subject)
 {
+    ds_log_touch(); /* opens the log and warms libunwind up before the first capture */
     ev->hook = hook;
     ev->layer = ds_hooks[hook].layer;
     ev->action = action;

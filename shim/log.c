@@ -181,6 +181,10 @@ static void touch_slow(void)
     pthread_mutex_lock(&log_mu);
     if (atomic_load(&log_state) == LOG_UNOPENED) {
         ds_depth++;
+        /* Warm libunwind up once, here, before any thread captures a stack: its lazy
+         * initialisation is not safe to race (and parses this process's objects). */
+        void *warm[4];
+        (void)ds_bt_capture(warm, 4);
         open_log();
         ds_depth--;
     }

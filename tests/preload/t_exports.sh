@@ -2,6 +2,7 @@
 # The library exports exactly the hook table (plus its copy marker) and needs no CUDA
 # library: everything vendor is resolved at run time.
 . "$(dirname "$0")/lib.sh"
+skip_if_sanitized "checks the release artefact itself (exports, inertness in uninstrumented programs)"
 "$PROGS/hooklist" | cut -d' ' -f1 | sort > want
 echo detshim_abi_marker >> want
 sort -o want want

@@ -19,7 +19,7 @@
 #include <cublas_api.h>
 #include <cuda.h>
 
-static int last_status = -1;
+static __thread int last_status = -1; /* per thread: the threads test shares report() */
 
 static void report(cublasStatus_t st)
 {

@@ -8,17 +8,24 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
-c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch)
+c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch --suite fuzz-replay)
+fuzz_seconds=${DETSHIM_FUZZ_SECONDS:-30}
 rc=0
 results=()
 
 step() { echo; echo "=== $*"; }
-# build DIR [meson options...]: configure (fresh) and compile
+steps_log=$(mktemp)
+results+=("$steps_log")
+# A step that could not even build counts as a failed test in the summary.
+step_failed() { echo "FAILED: $*"; echo '{"result": "FAIL"}' >> "$steps_log"; rc=1; }
+# build DIR [meson options...]: configure (fresh) and compile everything
+# (NINJA_TARGETS, when set, limits what is compiled)
 build() {
     local dir=$1; shift
     rm -rf "$dir"
-    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
-    ninja -C "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
+    meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; step_failed "configure $dir"; return 1; }
+    ninja -C "$dir" -j "$jobs" ${NINJA_TARGETS:-} >"$dir.build.log" 2>&1 ||
+        { tail -50 "$dir.build.log"; step_failed "build $dir"; return 1; }
 }
 # run DIR [meson test args...]: run, remember the JSON test log for the summary
 run() {
@@ -30,7 +37,7 @@ run() {
 }
 
 step "plain build, every suite"
-if build build-test; then run build-test; else rc=1; fi
+if build build-test; then run build-test; fi
 
 if [ $quick -eq 0 ]; then
     step "unit tests under valgrind"
@@ -44,13 +51,36 @@ if [ $quick -eq 0 ]; then
         DETSHIM_SANITIZED=1 ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             run build-asan "${c_suites[@]}" --timeout-multiplier 3
-    else rc=1; fi
+    fi
 
     step "TSan build"
     if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
         DETSHIM_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 \
             run build-tsan "${c_suites[@]}" --timeout-multiplier 3
-    else rc=1; fi
+    fi
+
+    step "libFuzzer, ${fuzz_seconds}s per target (clang, ASan+UBSan)"
+    fuzzers=$(cd tests/fuzz && ls fuzz_*.c | sed 's|^\(.*\)\.c$|tests/fuzz/\1|')
+    if ! command -v clang >/dev/null; then
+        step_failed "clang is not installed: fuzzing not run"
+    elif CC=clang NINJA_TARGETS="$fuzzers" build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+        : > build-fuzz/fuzz-results.json
+        for f in $fuzzers; do
+            f=build-fuzz/$f
+            t=${f##*/fuzz_}
+            work=$(mktemp -d)
+            cp -r "tests/fuzz/corpus/$t/." "$work/"
+            if "$f" -max_total_time="$fuzz_seconds" -print_final_stats=0 "$work" >"build-fuzz/fuzz-$t.log" 2>&1; then
+                echo "fuzz $t: no crash in $(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "build-fuzz/fuzz-$t.log") runs"
+                echo '{"result": "OK"}' >> build-fuzz/fuzz-results.json
+            else
+                echo "fuzz $t: FAILED"; tail -40 "build-fuzz/fuzz-$t.log"; rc=1
+                echo '{"result": "FAIL"}' >> build-fuzz/fuzz-results.json
+            fi
+            rm -rf "$work"
+        done
+        results+=(build-fuzz/fuzz-results.json)
+    fi
 fi
 
 step "summary"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# device_check.sh: the GPU acceptance run, as one script (device time is scarce).
+#
+#   tests/gpu/device_check.sh BUILD_DIR [OUT_DIR]
+#
+# BUILD_DIR holds a build of this tree (shim/libdetshim.so, probes/*, optionally
+# deps/ with shared libraries the machine lacks, e.g. libunwind.so.8) and mini_dp.py.
+# Runs the acceptance workload plain, with torch's switch and under the shim, the
+# probes without and with the shim, and prints one table; logs go to OUT_DIR.
+# Nothing here is skipped silently: a missing piece prints "n/a (why)".
+set -u
+B=$(cd "${1:?usage: device_check.sh BUILD_DIR [OUT_DIR]}" && pwd)
+OUT=${2:-${OUT:-/tmp/detshim-gpu}}
+mkdir -p "$OUT"
+SHIM="$B/shim/libdetshim.so"
+[ -d "$B/deps" ] && export LD_LIBRARY_PATH="$B/deps${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PY=${PYTHON:-python3}
+STEPS=${STEPS:-200}
+MINI="$B/mini_dp.py"
+ROWS=()
+row() { ROWS+=("$(printf '%-44s | %s' "$1" "$2")"); echo "[row] $1 | $2"; }
+
+if ! nvidia-smi -L >/dev/null 2>&1; then echo "no GPU here"; exit 77; fi
+nvidia-smi -L | tee "$OUT/gpu.txt"
+"$PY" -c 'import torch,sys; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' | tee -a "$OUT/gpu.txt"
+ldd "$SHIM" | tee "$OUT/ldd.txt" | grep -q "not found" && echo "WARNING: the shim misses a dependency: $(grep 'not found' "$OUT/ldd.txt")"
+
+# The vendor libraries torch uses, for the probes (linked against libcudart.so.13 etc.)
+NV=$("$PY" -c 'import nvidia,os; print(os.path.dirname(nvidia.__file__) if nvidia.__file__ else list(nvidia.__path__)[0])' 2>/dev/null)
+PROBE_LIBS=$(find "$NV" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')/usr/local/cuda/lib64
+
+digest() { grep -m1 '^digest ' "$1" | cut -d' ' -f2 | cut -c1-16; }
+msstep() { sed -n 's/^# ms_per_step \([0-9.]*\).*/\1/p' "$1" | tail -n1; }
+
+# mini NAME ENV... -- ARGS...: one mini_dp run; prints "digest ms"
+mini() {
+    local name=$1; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    env "${envs[@]}" "$PY" "$MINI" --steps "$STEPS" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+    echo "$(digest "$OUT/$name.out") $(msstep "$OUT/$name.err")"
+}
+
+# ---- 1. the acceptance workload (issue 3) -------------------------------------------
+declare -A D M
+for i in 1 2 3; do read -r D[plain$i] M[plain$i] <<<"$(mini plain$i X=1 -- )"; done
+read -r D[torch] M[torch] <<<"$(mini torchswitch CUBLAS_WORKSPACE_CONFIG=:4096:8 -- --deterministic)"
+for i in 1 2 3; do
+    read -r D[shim$i] M[shim$i] <<<"$(mini shim$i LD_PRELOAD="$SHIM" DETSHIM_LOG="$OUT/shim$i-%p.jsonl" -- )"
+done
+row "mini_dp f64 plain x3 digests" "${D[plain1]} ${D[plain2]} ${D[plain3]}"
+row "mini_dp f64 torch switch digest" "${D[torch]}"
+row "mini_dp f64 shim enforce x3 digests" "${D[shim1]} ${D[shim2]} ${D[shim3]}"
+same=no; [ -n "${D[shim1]}" ] && [ "${D[shim1]}" = "${D[shim2]}" ] && [ "${D[shim2]}" = "${D[shim3]}" ] && same=yes
+row "  shim runs identical" "$same"
+row "  shim digest == torch switch digest" "$([ -n "${D[torch]}" ] && [ "${D[shim1]}" = "${D[torch]}" ] && echo yes || echo no)"
+row "ms/step plain | torch switch | shim" "${M[plain1]} ${M[plain2]} ${M[plain3]} | ${M[torch]} | ${M[shim1]} ${M[shim2]} ${M[shim3]}"
+for p in f32:--precision=float32 gather:--op=gather; do
+    n=${p%%:*}; a=${p#*:}
+    read -r d1 m1 <<<"$(mini ${n}_plain1 X=1 -- ${a/=/ })"
+    read -r d2 m2 <<<"$(mini ${n}_plain2 X=1 -- ${a/=/ })"
+    read -r e1 k1 <<<"$(mini ${n}_shim1 LD_PRELOAD="$SHIM" DETSHIM_LOG="$OUT/${n}_shim1-%p.jsonl" -- ${a/=/ })"
+    read -r e2 k2 <<<"$(mini ${n}_shim2 LD_PRELOAD="$SHIM" DETSHIM_LOG="$OUT/${n}_shim2-%p.jsonl" -- ${a/=/ })"
+    row "mini_dp $n plain x2 | shim x2" "$d1 $d2 | $e1 $e2 ($([ -n "$e1" ] && [ "$e1" = "$e2" ] && echo same || echo DIFFER))"
+done
+
+# ---- 2. what the log says (issues 3, 4) ---------------------------------------------
+read -r D[log] M[log] <<<"$(mini logmode LD_PRELOAD="$SHIM" DETSHIM_MODE=log DETSHIM_LOG="$OUT/logmode-%p.jsonl" -- )"
+read -r D[logg] M[logg] <<<"$(mini logmode_gather LD_PRELOAD="$SHIM" DETSHIM_MODE=log DETSHIM_LOG="$OUT/logmode_gather-%p.jsonl" -- --op gather)"
+row "ms/step log mode (launch hooks on)" "${M[log]}"
+kev() { jq -r 'select(.type=="event" and .layer=="kernels") | (.kernel_demangled // .kernel // .detail)' "$@" 2>/dev/null | sort | uniq -c | sort -rn | head -5 | tr '\n' ';'; }
+row "log mode: flagged kernels (index_select)" "$(kev "$OUT"/logmode-*.jsonl)"
+row "log mode: flagged kernels (gather)" "$(kev "$OUT"/logmode_gather-*.jsonl)"
+row "enforce: flagged kernels launched" "$(kev "$OUT"/shim1-*.jsonl)"
+row "enforce: events by layer/action" "$(jq -r 'select(.type=="event")|.layer+"/"+.action' "$OUT"/shim1-*.jsonl 2>/dev/null | sort | uniq -c | tr '\n' ';')"
+row "device record" "$(jq -c 'select(.type=="device")|[.name,.sm_count,.driver_version,.runtime_version]' "$OUT"/shim1-*.jsonl 2>/dev/null | head -n1)"
+row "hooked calls (enforce run)" "$(jq -c 'select(.type=="summary")|.calls' "$OUT"/shim1-*.jsonl 2>/dev/null | head -c 400)"
+
+# ---- 3. probes (issues 4, 5, 6) ------------------------------------------------------
+probe() { # probe NAME MODE(plain|shim|log): prints its overall digest
+    local name=$1 mode=$2 bin="$B/probes/$1"
+    [ -x "$bin" ] || { echo "n/a(not built)"; return; }
+    local envs=(LD_LIBRARY_PATH="$PROBE_LIBS:${LD_LIBRARY_PATH:-}")
+    case $mode in
+        shim) envs+=(LD_PRELOAD="$SHIM" DETSHIM_LOG="$OUT/probe_${name}_shim-%p.jsonl") ;;
+        log) envs+=(LD_PRELOAD="$SHIM" DETSHIM_MODE=log DETSHIM_LOG="$OUT/probe_${name}_log-%p.jsonl") ;;
+        strict) envs+=(LD_PRELOAD="$SHIM" DETSHIM_MODE=strict DETSHIM_LOG="$OUT/probe_${name}_strict-%p.jsonl") ;;
+    esac
+    env "${envs[@]}" "$bin" > "$OUT/probe_${name}_$mode.out" 2>&1
+    local rc=$?
+    local d; d=$(grep '^digest ' "$OUT/probe_${name}_$mode.out" | tail -n1 | cut -d' ' -f2 | cut -c1-16)
+    echo "${d:-none}(rc=$rc)"
+}
+for p in atomic_sum cublas_streams cublaslt_align cudnn_bwd_filter; do
+    row "probe $p plain x2 | shim x2" "$(probe $p plain) $(probe $p plain) | $(probe $p shim) $(probe $p shim)"
+done
+row "probe atomic_sum log: flagged" "$(probe atomic_sum log >/dev/null; kev "$OUT"/probe_atomic_sum_log-*.jsonl)"
+row "probe atomic_sum strict" "$(probe atomic_sum strict)"
+row "probe cublaslt_align algos plain" "$(grep -i 'algo' "$OUT/probe_cublaslt_align_plain.out" | tr '\n' ';' | head -c 300)"
+row "probe cublaslt_align algos shim" "$(grep -i 'algo' "$OUT/probe_cublaslt_align_shim.out" | tr '\n' ';' | head -c 300)"
+
+# ---- 4. cuDNN through torch (issue 6) --------------------------------------------------
+if [ -f "$B/conv_check.py" ]; then
+    c=()
+    for i in 1 2 3; do
+        c+=("$(LD_PRELOAD="$SHIM" DETSHIM_LOG="$OUT/conv$i-%p.jsonl" "$PY" "$B/conv_check.py" 2>"$OUT/conv$i.err" | sed -n 's/^digest //p' | cut -c1-16)")
+    done
+    c0=$("$PY" "$B/conv_check.py" 2>/dev/null | sed -n 's/^digest //p' | cut -c1-16)
+    c0b=$("$PY" "$B/conv_check.py" 2>/dev/null | sed -n 's/^digest //p' | cut -c1-16)
+    row "torch conv2d benchmark=True plain x2 | shim x3" "$c0 $c0b | ${c[*]}"
+    row "  cudnn events under the shim" "$(jq -r 'select(.type=="event" and .layer=="cudnn")|.action+":"+.detail' "$OUT"/conv1-*.jsonl 2>/dev/null | sort | uniq -c | head -5 | tr '\n' ';')"
+fi
+
+# ---- 5. hash mode (issue 8), when built -------------------------------------------------
+if [ -x "$B/scripts/detshim" ] && "$B/scripts/detshim" run --help 2>&1 | grep -q -- --hash; then
+    for i in 1 2; do
+        DETSHIM_MODE=log DETSHIM_HASH=1 DETSHIM_LOG="$OUT/hash$i-%p.jsonl" LD_PRELOAD="$SHIM" \
+            "$PY" "$MINI" --steps 3 > "$OUT/hash$i.out" 2> "$OUT/hash$i.err"
+    done
+    row "hash mode diff (first divergence)" "$("$B/scripts/detshim" diff "$OUT"/hash1-*.trace* "$OUT"/hash2-*.trace* 2>&1 | head -n 3 | tr '\n' ';')"
+fi
+
+echo
+echo "==== libdetshim GPU acceptance ($(head -n1 "$OUT/gpu.txt"))"
+printf '%s\n' "${ROWS[@]}" | tee "$OUT/table.txt"

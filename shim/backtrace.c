@@ -69,6 +69,12 @@ static void demangle(const char *mangled, char *out, size_t outsz)
     static int looked;
     if (!looked) {
         fn = (demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+        if (!fn) {
+            /* Python loads libstdc++ with the extension that needs it, RTLD_LOCAL:
+             * reach it by soname without loading anything */
+            void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+            if (h) fn = (demangle_fn)dlsym(h, "__cxa_demangle"); /* keeps the reference */
+        }
         looked = 1;
     }
     snprintf(out, outsz, "%s", mangled);

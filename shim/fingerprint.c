@@ -134,8 +134,12 @@ void ds_fingerprint_device(void)
 {
     if (DS_LIKELY(atomic_load_explicit(&device_done, memory_order_relaxed))) return;
     ds_depth++;
+    /* The driver is always libcuda.so.1: look there only (no scan of every loaded
+     * object each time a CPU-only process logs a new site). */
+    void *libcuda = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
     cu_ctx_get_device_t get_dev =
-        (cu_ctx_get_device_t)ds_resolve_symbol("cuCtxGetDevice", DS_LIB_CUDA, NULL);
+        libcuda ? (cu_ctx_get_device_t)dlsym(libcuda, "cuCtxGetDevice") : NULL;
+    if (libcuda) dlclose(libcuda);
     int dev = -1;
     if (!get_dev || get_dev(&dev) != 0) { /* no context yet: try again at a later event */
         ds_depth--;

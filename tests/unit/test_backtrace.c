@@ -87,6 +87,18 @@ START_TEST(demangles_cxx)
 }
 END_TEST
 
+START_TEST(demangles_with_local_libstdcxx)
+{
+    /* as in a Python process: libstdc++ is there, but not in the global scope */
+    void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "__cxa_demangle"));
+    struct ds_sym s;
+    ck_assert(ds_bt_symbolize((char *)dlsym(h, "_ZNSt9exceptionD1Ev") + 1, &s));
+    ck_assert_str_eq(s.function, "std::exception::~exception()");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backtrace");
@@ -94,6 +106,7 @@ int main(void)
     tcase_add_test(tc, names_in_order);
     tcase_add_test(tc, own_frames_dropped);
     tcase_add_test(tc, demangles_cxx);
+    tcase_add_test(tc, demangles_with_local_libstdcxx);
     suite_add_tcase(s, tc);
     return unit_run(s);
 }

@@ -8,10 +8,11 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     meson ninja-build pkg-config gcc libc6-dev libunwind-dev check jq \
     python3 python3-torch valgrind lmod binutils clang libclang-rt-14-dev >/dev/null
-# cuobjdump for the SASS scanner tests (the toolkit here ships without it).
+# cuobjdump + nvdisasm for the SASS scanner tests (the toolkit here ships without them;
+# `cuobjdump -sass` needs nvdisasm). Both land in site-packages/nvidia/cu13/bin.
 PY=$(command -v python3)
-if ! "$PY" -c 'import nvidia' 2>/dev/null || [ -z "$(find "$("$PY" -c 'import nvidia,os;print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)" -name cuobjdump -type f 2>/dev/null | head -n1)" ]; then
-    "$PY" -m pip install -q nvidia-cuda-cuobjdump 2>/dev/null ||
-        "$PY" -m pip install -q --break-system-packages nvidia-cuda-cuobjdump ||
-        echo "test-deps: could not install nvidia-cuda-cuobjdump; the scanner tests will be skipped" >&2
+if ! "$PY" -c 'import nvidia, os, sys; d = os.path.join(list(nvidia.__path__)[0], "cu13", "bin"); sys.exit(not all(os.path.exists(os.path.join(d, t)) for t in ("cuobjdump", "nvdisasm")))' 2>/dev/null; then
+    "$PY" -m pip install -q nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm 2>/dev/null ||
+        "$PY" -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
+        echo "test-deps: could not install cuobjdump/nvdisasm from PyPI; the scanner test will be skipped" >&2
 fi

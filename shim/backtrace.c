@@ -10,6 +10,7 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <libunwind.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,40 +49,54 @@ int ds_bt_capture(void **ips, int max)
     return k;
 }
 
+static char exe_path[DS_PATH_MAX];
+static void read_exe(void)
+{
+    ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+    if (n > 0)
+        exe_path[n] = 0;
+    else
+        strcpy(exe_path, "?");
+}
+
 static const char *main_exe(void)
 {
-    static char exe[DS_PATH_MAX];
-    if (!exe[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n > 0)
-            exe[n] = 0;
-        else
-            strcpy(exe, "?");
-    }
-    return exe;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_exe);
+    return exe_path;
 }
 
 typedef char *(*demangle_fn)(const char *, char *, size_t *, int *);
 
+char *ds_demangle(const char *mangled)
+{
+    static _Atomic(void *) fn; /* found once; looked for again while absent */
+    if (strncmp(mangled, "_Z", 2) != 0) return NULL;
+    void *f = atomic_load(&fn);
+    if (!f) {
+        f = dlsym(RTLD_DEFAULT, "__cxa_demangle");
+        if (!f) {
+            /* Python and torch load libstdc++ RTLD_LOCAL: it may be loaded but not
+             * global. Reach it by soname; never load it ourselves. */
+            void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+            if (h) f = dlsym(h, "__cxa_demangle"); /* the reference is kept: f stays valid */
+        }
+        if (!f) return NULL;
+        atomic_store(&fn, f);
+    }
+    int status = -1;
+    char *d = ((demangle_fn)f)(mangled, NULL, NULL, &status);
+    if (status != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
 static void demangle(const char *mangled, char *out, size_t outsz)
 {
-    static demangle_fn fn;
-    static int looked;
-    if (!looked) {
-        fn = (demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
-        if (!fn) {
-            /* Python loads libstdc++ with the extension that needs it, RTLD_LOCAL:
-             * reach it by soname without loading anything */
-            void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
-            if (h) fn = (demangle_fn)dlsym(h, "__cxa_demangle"); /* keeps the reference */
-        }
-        looked = 1;
-    }
-    snprintf(out, outsz, "%s", mangled);
-    if (!fn || strncmp(mangled, "_Z", 2) != 0) return;
-    int status = -1;
-    char *d = fn(mangled, NULL, NULL, &status);
-    if (d && status == 0) snprintf(out, outsz, "%s", d);
+    char *d = ds_demangle(mangled);
+    snprintf(out, outsz, "%s", d ? d : mangled);
     free(d);
 }
 
@@ -120,7 +135,7 @@ static void fill_sym(const void *ip, const char *walked_name, struct ds_sym *out
         const char *mod = di.dli_fname && di.dli_fname[0] ? di.dli_fname : main_exe();
         /* the main program reports its argv[0] as dli_fname: prefer the real path */
         if (di.dli_fname && strchr(di.dli_fname, '/') == NULL) mod = main_exe();
-        snprintf(out->module, sizeof out->module, "%s", mod);
+        snprintf(out->module, sizeof out->module, "%.*s", (int)sizeof out->module - 1, mod);
         out->offset = (uintptr_t)ip - (uintptr_t)di.dli_fbase;
         if (di.dli_sname) snprintf(out->mangled, sizeof out->mangled, "%s", di.dli_sname);
     }

@@ -109,6 +109,9 @@ void *ds_resolve_hook(enum ds_hook id);
  * a definition that lives in a copy of the shim. */
 void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how);
 const char *ds_resolved_by_name(enum ds_resolved_by how);
+/* Only the library's known sonames (RTLD_NOLOAD): cheap, for functions the shim calls
+ * itself (never a hooked name). */
+void *ds_lookup_soname(const char *name, enum ds_lib lib);
 /* Called by a wrapper whose real function cannot be found (logs once). */
 void ds_missing(enum ds_hook id);
 /* True when addr lies inside this copy of the shim. */
@@ -149,8 +152,14 @@ bool jb_finish(struct jbuf *jb);
 enum ds_action { DS_ACT_OBSERVED, DS_ACT_FORCED, DS_ACT_BLOCKED };
 const char *ds_action_name(enum ds_action a);
 
-/* Make sure this process's log exists and holds its header (cheap after the first call). */
-void ds_log_touch(void);
+/* Make sure this process's log exists and holds its header: one load once settled. */
+extern _Atomic int ds_log_settled;
+void ds_log_touch_slow(void);
+static inline void ds_log_touch(void)
+{
+    if (DS_LIKELY(atomic_load_explicit(&ds_log_settled, memory_order_acquire))) return;
+    ds_log_touch_slow();
+}
 /* Write one whole record (one write(2)). */
 void ds_log_write(const char *rec, size_t len);
 /* A core notice: free text, also printed on stderr when verbose (or when loud). */
@@ -190,6 +199,9 @@ struct ds_sym {
     char mangled[512];
 };
 bool ds_bt_symbolize(const void *ip, struct ds_sym *out);
+/* A C++ name demangled (malloc'd; free it), or NULL when it is not mangled or no
+ * libstdc++ is loaded (the shim never loads one). Thread-safe. */
+char *ds_demangle(const char *mangled);
 
 /* ---- events and call sites (event.c) ------------------------------------------------ */
 struct ds_event {

@@ -23,7 +23,8 @@ static const char *const env_vars[] = {
     "TORCH_CUDNN_V8_API_DISABLED", "TORCH_BLAS_PREFER_CUBLASLT", "TORCH_CUBLAS_WORKSPACE_CACHE",
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "DP_INTERFACE_PREC", "NUM_WORKERS", "LD_PRELOAD",
     "DETSHIM_MODE", "DETSHIM_DISABLE", "DETSHIM_LOG", "DETSHIM_KERNELS", "DETSHIM_ALLOW",
-    "DETSHIM_DENY", "DETSHIM_HASH", "DETSHIM_PEDANTIC_MATH", NULL};
+    "DETSHIM_DENY", "DETSHIM_HASH", "DETSHIM_PEDANTIC_MATH", "DETSHIM_CUBLAS_WORKSPACE_SIZE",
+    "DETSHIM_CUBLASLT_ALIGNMENT", "DETSHIM_CUBLASLT_REDUCTION", NULL};
 
 static void cmdline(struct jbuf *jb)
 {
@@ -134,12 +135,9 @@ void ds_fingerprint_device(void)
 {
     if (DS_LIKELY(atomic_load_explicit(&device_done, memory_order_relaxed))) return;
     ds_depth++;
-    /* The driver is always libcuda.so.1: look there only (no scan of every loaded
-     * object each time a CPU-only process logs a new site). */
-    void *libcuda = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-    cu_ctx_get_device_t get_dev =
-        libcuda ? (cu_ctx_get_device_t)dlsym(libcuda, "cuCtxGetDevice") : NULL;
-    if (libcuda) dlclose(libcuda);
+    /* By soname only: no scan of every loaded object each time a CPU-only process
+     * logs a new site. */
+    cu_ctx_get_device_t get_dev = (cu_ctx_get_device_t)ds_lookup_soname("cuCtxGetDevice", DS_LIB_CUDA);
     int dev = -1;
     if (!get_dev || get_dev(&dev) != 0) { /* no context yet: try again at a later event */
         ds_depth--;
@@ -153,13 +151,13 @@ void ds_fingerprint_device(void)
     char name[256] = "";
     int sm = -1, major = -1, minor = -1, drv = -1, rt = -1;
     cu_device_get_name_t get_name =
-        (cu_device_get_name_t)ds_resolve_symbol("cuDeviceGetName", DS_LIB_CUDA, NULL);
+        (cu_device_get_name_t)ds_lookup_soname("cuDeviceGetName", DS_LIB_CUDA);
     cu_device_get_attribute_t get_attr =
-        (cu_device_get_attribute_t)ds_resolve_symbol("cuDeviceGetAttribute", DS_LIB_CUDA, NULL);
+        (cu_device_get_attribute_t)ds_lookup_soname("cuDeviceGetAttribute", DS_LIB_CUDA);
     cu_driver_get_version_t get_drv =
-        (cu_driver_get_version_t)ds_resolve_symbol("cuDriverGetVersion", DS_LIB_CUDA, NULL);
+        (cu_driver_get_version_t)ds_lookup_soname("cuDriverGetVersion", DS_LIB_CUDA);
     cuda_runtime_get_version_t get_rt =
-        (cuda_runtime_get_version_t)ds_resolve_symbol("cudaRuntimeGetVersion", DS_LIB_CUDART, NULL);
+        (cuda_runtime_get_version_t)ds_lookup_soname("cudaRuntimeGetVersion", DS_LIB_CUDART);
     if (get_name && get_name(name, (int)sizeof name - 1, dev) != 0) name[0] = 0;
     if (get_attr) {
         if (get_attr(&sm, CU_ATTR_SM_COUNT, dev) != 0) sm = -1;

@@ -21,6 +21,7 @@
 enum { LOG_UNOPENED, LOG_READY, LOG_FAILED };
 
 static _Atomic int log_state = LOG_UNOPENED;
+_Atomic int ds_log_settled; /* the log is open, or failed for good: nothing to do */
 static int log_fd = -1;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int write_error_said;
@@ -191,10 +192,12 @@ static void touch_slow(void)
     pthread_mutex_unlock(&log_mu);
 }
 
-void ds_log_touch(void)
+void ds_log_touch_slow(void)
 {
-    if (DS_LIKELY(atomic_load_explicit(&log_state, memory_order_acquire) != LOG_UNOPENED)) return;
+    if (atomic_load_explicit(&log_state, memory_order_acquire) != LOG_UNOPENED) return;
     touch_slow();
+    atomic_store_explicit(&ds_log_settled, atomic_load(&log_state) != LOG_UNOPENED,
+                          memory_order_release);
 }
 
 void ds_log_write(const char *rec, size_t len)
@@ -274,6 +277,7 @@ void ds_log_atfork_child(void)
     if (log_fd >= 0) close(log_fd);
     log_fd = -1;
     atomic_store(&log_state, LOG_UNOPENED);
+    atomic_store(&ds_log_settled, 0);
     atomic_store(&write_error_said, 0);
     atomic_store(&log_seq, 0);
     for (int i = 0; i < DS_HOOK_COUNT; i++) atomic_store(&ds_hook_calls[i], 0);

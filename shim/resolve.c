@@ -133,11 +133,52 @@ static int scan_one(struct dl_phdr_info *info, size_t size, void *argp)
     return 0;
 }
 
+static void *resolve_uncached(const char *name, enum ds_lib lib, enum ds_resolved_by *how);
+
+/* dlopen/dlclose counters: they change when (and only when) objects are loaded or
+ * unloaded, so a symbol that was missing stays missing until they do. */
+static int generation_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(uint64_t *)arg = (uint64_t)info->dlpi_adds + (uint64_t)info->dlpi_subs;
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+static uint64_t objects_generation(void)
+{
+    uint64_t g = 0;
+    dl_iterate_phdr(generation_cb, &g);
+    return g;
+}
+
+/* Misses remembered per (name, library) with the generation they were seen at, so a
+ * caller that keeps asking for an absent function (every cuBLAS call of a process
+ * without libcudart, say) does not rescan every loaded object each time. */
+#define MISSES 64
+static struct {
+    _Atomic uint64_t key;
+    _Atomic uint64_t gen;
+} misses[MISSES];
+
 void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how)
+{
+    uint64_t key = ds_hash64(name, strlen(name), (uint64_t)lib + 1);
+    unsigned slot = (unsigned)key & (MISSES - 1);
+    uint64_t gen = objects_generation();
+    if (how) *how = DS_BY_NONE;
+    if (atomic_load(&misses[slot].key) == key && atomic_load(&misses[slot].gen) == gen) return NULL;
+    void *found = resolve_uncached(name, lib, how);
+    if (!found) {
+        atomic_store(&misses[slot].gen, gen);
+        atomic_store(&misses[slot].key, key);
+    }
+    return found;
+}
+
+static void *resolve_uncached(const char *name, enum ds_lib lib, enum ds_resolved_by *how)
 {
     void *p;
     ds_self_init();
-    if (how) *how = DS_BY_NONE;
 
     p = dlsym(RTLD_NEXT, name);
     if (p && !in_a_shim_copy(p)) {
@@ -145,23 +186,9 @@ void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *
         return p;
     }
 
-    const char *s = ds_libs[lib].sonames;
-    while (s && *s) {
-        const char *e = strchr(s, ':');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        char soname[128];
-        if (n < sizeof soname) {
-            memcpy(soname, s, n);
-            soname[n] = 0;
-            void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
-            p = try_handle(h, name);
-            if (h) dlclose(h);
-            if (p) {
-                if (how) *how = DS_BY_SONAME;
-                return p;
-            }
-        }
-        s = e ? e + 1 : NULL;
+    if ((p = ds_lookup_soname(name, lib))) {
+        if (how) *how = DS_BY_SONAME;
+        return p;
     }
 
     struct scan_arg a = {name, ds_libs[lib].prefix, 0, NULL};
@@ -172,6 +199,26 @@ void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *
     }
     if (a.found && how) *how = DS_BY_SCAN;
     return a.found;
+}
+
+void *ds_lookup_soname(const char *name, enum ds_lib lib)
+{
+    const char *s = ds_libs[lib].sonames;
+    while (s && *s) {
+        const char *e = strchr(s, ':');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char soname[128];
+        if (n < sizeof soname) {
+            memcpy(soname, s, n);
+            soname[n] = 0;
+            void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
+            void *p = try_handle(h, name);
+            if (h) dlclose(h);
+            if (p) return p;
+        }
+        s = e ? e + 1 : NULL;
+    }
+    return NULL;
 }
 
 const char *ds_resolved_by_name(enum ds_resolved_by how)

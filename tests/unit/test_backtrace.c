@@ -92,6 +92,8 @@ START_TEST(demangles_with_local_libstdcxx)
     /* as in a Python process: libstdc++ is there, but not in the global scope */
     void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
     ck_assert_ptr_nonnull(h);
+    /* a sanitizer runtime defines __cxa_demangle globally itself: no such scenario there */
+    if (getenv("DETSHIM_SANITIZED")) return;
     ck_assert_ptr_null(dlsym(RTLD_DEFAULT, "__cxa_demangle"));
     struct ds_sym s;
     ck_assert(ds_bt_symbolize((char *)dlsym(h, "_ZNSt9exceptionD1Ev") + 1, &s));

@@ -1,0 +1,10 @@
+/* pystack.h: the Python stack of the calling thread, for events (pystack.c). */
+#ifndef DETSHIM_PYSTACK_H
+#define DETSHIM_PYSTACK_H
+#include <stdint.h>
+
+/* A hash of the calling thread's innermost Python frames (code object and line), for
+ * telling call sites apart when the native stack is the interpreter's and the same for
+ * every Python line. 0 when the thread holds no GIL or the process runs no Python. */
+uint64_t ds_pystack_hash(int depth);
+#endif

@@ -1,15 +1,29 @@
 /* A fake libcublas.so.13, compiled from the real cublas_api.h: handles are host
- * structs that remember what the caller (through the shim) set on them. */
+ * structs that remember what the caller (through the shim) set on them, and every call
+ * the cuBLAS layer cares about is recorded (fake_record.h) with that state, so a test
+ * can see which stream, workspace, atomics mode and math mode a routine really ran with.
+ *
+ * Like the real library: a new handle is on the legacy default stream (NULL) with the
+ * default workspace, atomics NOT_ALLOWED and CUBLAS_DEFAULT_MATH; cublasSetStream_v2
+ * resets the handle to the default workspace. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <cublas_api.h>
+#include <cublasLt.h>
 
 #include "fake_record.h"
 
+/* cuBLAS runs many routines through cuBLASLt. A weak reference: bound at load time to the
+ * first definition in the global scope (the shim's wrapper when it is preloaded, else the
+ * fake libcublasLt when loaded), as the real library's PLT is. */
+#pragma weak cublasLtMatmulAlgoGetHeuristic
+
 struct cublasContext {
     cudaStream_t stream;
-    void *workspace;
+    void *workspace; /* NULL: the library's default workspace */
     size_t workspace_size;
+    int workspace_set; /* cublasSetWorkspace_v2 called since the last stream change */
     cublasAtomicsMode_t atomics;
     cublasMath_t math;
 };
@@ -19,7 +33,10 @@ cublasStatus_t cublasCreate_v2(cublasHandle_t *handle)
     if (!handle) return CUBLAS_STATUS_INVALID_VALUE;
     *handle = calloc(1, sizeof **handle);
     if (!*handle) return CUBLAS_STATUS_ALLOC_FAILED;
-    fake_record("cublasCreate_v2 handle=%p", (void *)*handle);
+    /* the real library reads CUBLAS_WORKSPACE_CONFIG when it sets a handle up */
+    const char *wc = getenv("CUBLAS_WORKSPACE_CONFIG");
+    fake_record("cublasCreate_v2 handle=%p workspace_config=%s", (void *)*handle,
+                wc ? wc : "(unset)");
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -35,4 +52,152 @@ cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int *version)
     (void)handle;
     if (version) *version = 130100;
     return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->stream = streamId;
+    handle->workspace = NULL; /* back to the default workspace, as documented */
+    handle->workspace_size = 0;
+    handle->workspace_set = 0;
+    fake_record("cublasSetStream_v2 handle=%p stream=%p", (void *)handle, (void *)streamId);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetStream_v2(cublasHandle_t handle, cudaStream_t *streamId)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!streamId) return CUBLAS_STATUS_INVALID_VALUE;
+    *streamId = handle->stream;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, size_t workspaceSizeInBytes)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (getenv("FAKE_CUBLAS_REFUSE_WORKSPACE")) { /* as the real one does a misaligned buffer */
+        fake_record("cublasSetWorkspace_v2 handle=%p refused", (void *)handle);
+        return CUBLAS_STATUS_INVALID_VALUE;
+    }
+    handle->workspace = workspace;
+    handle->workspace_size = workspaceSizeInBytes;
+    handle->workspace_set = 1;
+    fake_record("cublasSetWorkspace_v2 handle=%p stream=%p workspace=%p size=%zu", (void *)handle,
+                (void *)handle->stream, workspace, workspaceSizeInBytes);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->atomics = mode;
+    fake_record("cublasSetAtomicsMode handle=%p mode=%d", (void *)handle, (int)mode);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t *mode)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!mode) return CUBLAS_STATUS_INVALID_VALUE;
+    *mode = handle->atomics;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    handle->math = mode;
+    fake_record("cublasSetMathMode handle=%p mode=%d", (void *)handle, (int)mode);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasGetMathMode(cublasHandle_t handle, cublasMath_t *mode)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!mode) return CUBLAS_STATUS_INVALID_VALUE;
+    *mode = handle->math;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+/* A routine: records the state it ran with. Computes nothing. */
+static cublasStatus_t routine(const char *name, cublasHandle_t h)
+{
+    if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (h->workspace_set)
+        fake_record("%s handle=%p stream=%p workspace=%p size=%zu atomics=%d math=%d", name,
+                    (void *)h, (void *)h->stream, h->workspace, h->workspace_size, (int)h->atomics,
+                    (int)h->math);
+    else
+        fake_record("%s handle=%p stream=%p workspace=default size=0 atomics=%d math=%d", name,
+                    (void *)h, (void *)h->stream, (int)h->atomics, (int)h->math);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                              int m, int n, int k, const float *alpha, const float *A, int lda,
+                              const float *B, int ldb, const float *beta, float *C, int ldc)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)lda;
+    (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    return routine("cublasSgemm_v2", handle);
+}
+
+cublasStatus_t cublasDgemm_v2_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                                 int64_t m, int64_t n, int64_t k, const double *alpha, const double *A,
+                                 int64_t lda, const double *B, int64_t ldb, const double *beta, double *C,
+                                 int64_t ldc)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)lda;
+    (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    return routine("cublasDgemm_v2_64", handle);
+}
+
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                            int n, int k, const void *alpha, const void *A, cudaDataType Atype, int lda,
+                            const void *B, cudaDataType Btype, int ldb, const void *beta, void *C,
+                            cudaDataType Ctype, int ldc, cublasComputeType_t computeType, cublasGemmAlgo_t algo)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)Atype;
+    (void)lda, (void)B, (void)Btype, (void)ldb, (void)beta, (void)C, (void)Ctype, (void)ldc;
+    (void)computeType, (void)algo;
+    return routine("cublasGemmEx", handle);
+}
+
+cublasStatus_t cublasSsymv_v2(cublasHandle_t handle, cublasFillMode_t uplo, int n, const float *alpha,
+                              const float *A, int lda, const float *x, int incx, const float *beta, float *y,
+                              int incy)
+{
+    (void)uplo, (void)n, (void)alpha, (void)A, (void)lda, (void)x, (void)incx, (void)beta, (void)y;
+    (void)incy;
+    return routine("cublasSsymv_v2", handle);
+}
+
+cublasStatus_t cublasZhemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, int64_t n,
+                                 const cuDoubleComplex *alpha, const cuDoubleComplex *A, int64_t lda,
+                                 const cuDoubleComplex *x, int64_t incx, const cuDoubleComplex *beta,
+                                 cuDoubleComplex *y, int64_t incy)
+{
+    (void)uplo, (void)n, (void)alpha, (void)A, (void)lda, (void)x, (void)incx, (void)beta, (void)y;
+    (void)incy;
+    return routine("cublasZhemv_v2_64", handle);
+}
+
+/* Not a cuBLAS function: stands for a cuBLAS routine that asks cuBLASLt's heuristic through
+ * the exported API, from inside libcublas (tests of the cublaslt layer). */
+cublasStatus_t fake_cublas_internal_heuristic(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc,
+                                              cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
+                                              cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D,
+                                              cublasLtMatmulPreference_t pref, int requested,
+                                              cublasLtMatmulHeuristicResult_t results[], int *count);
+cublasStatus_t fake_cublas_internal_heuristic(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc,
+                                              cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
+                                              cublasLtMatrixLayout_t C, cublasLtMatrixLayout_t D,
+                                              cublasLtMatmulPreference_t pref, int requested,
+                                              cublasLtMatmulHeuristicResult_t results[], int *count)
+{
+    if (!cublasLtMatmulAlgoGetHeuristic) return CUBLAS_STATUS_NOT_INITIALIZED;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, desc, A, B, C, D, pref, requested, results, count);
+    fake_record("fake_cublas_internal_heuristic status=%d", (int)st); /* (and no tail call) */
+    return st;
 }

@@ -1,2 +1,428 @@
-/* layer_kernels_drv.c: placeholder until its layer lands. */
-#include "detshim.h"
+/* layer_kernels_drv.c: kernel launches through the CUDA driver, and the driver entry
+ * points handed out by name.
+ *
+ * cuLaunchKernel and friends are hooked by name. Code that asks for them with
+ * cuGetProcAddress[_v2] (or through the runtime's cudaGetDriverEntryPoint[ByVersion])
+ * gets the real function's pointer, which no symbol hook sees: such a pointer comes back
+ * as a trampoline that calls exactly that pointer, after the same check as the hooks.
+ * Trampolines are a fixed pool of small functions per signature (each reads its target
+ * from its own slot); nothing is generated at run time. A request for cuGetProcAddress
+ * itself comes back wrapped too, so later lookups through it are seen. Other names
+ * pass through untouched. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "hash.h"
+#include "kernel.h"
+
+typedef CUresult (*launch_fn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                              unsigned, unsigned, CUstream, void **, void **);
+typedef CUresult (*launch_ex_fn)(const CUlaunchConfig *, CUfunction, void **, void **);
+typedef CUresult (*launch_coop_fn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                                   unsigned, unsigned, CUstream, void **);
+typedef CUresult (*graph_fn)(CUgraphExec, CUstream);
+typedef CUresult (*gpa1_fn)(const char *, void **, int, cuuint64_t);
+typedef CUresult (*gpa2_fn)(const char *, void **, int, cuuint64_t,
+                            CUdriverProcAddressQueryResult *);
+
+/* ---- the check every driver launch makes ------------------------------------------------ */
+static bool drv_check(const struct ds_kinfo *k, enum ds_hook hook, enum ds_hook via, unsigned gx,
+                      unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz)
+{
+    struct ds_klaunch l = {
+        .hook = hook, .via = via, .has_dims = true,
+        .grid = {gx, gy, gz}, .block = {bx, by, bz},
+        .refusal = "CUDA_ERROR_NOT_PERMITTED",
+    };
+    return ds_kernel_flagged_launch(k, &l);
+}
+
+#define DRV_GATE(hook, via, f, gx, gy, gz, bx, by, bz)                                    \
+    do {                                                                                  \
+        const struct ds_kinfo *k_ = ds_kernel_lookup(DS_KK_DRV, (const void *)(f));      \
+        if (DS_UNLIKELY(k_->flagged) &&                                                   \
+            drv_check(k_, (hook), (via), (gx), (gy), (gz), (bx), (by), (bz)))             \
+            return CUDA_ERROR_NOT_PERMITTED;                                              \
+    } while (0)
+
+/* Hash mode (hash.c): digests around the launch; off, one load and a branch. */
+static void drv_hl(struct ds_hlaunch *h, enum ds_hook hook, CUfunction f, unsigned gx,
+                   unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                   CUstream s, void **params, void **extra)
+{
+    bool ptsz = hook == DS_HOOK_cuLaunchKernel_ptsz || hook == DS_HOOK_cuLaunchKernelEx_ptsz ||
+                hook == DS_HOOK_cuLaunchCooperativeKernel_ptsz;
+    *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_DRV, .fn = (const void *)f,
+                             .params = params, .extra = extra,
+                             .stream = s == NULL && ptsz ? CU_STREAM_PER_THREAD : s,
+                             .grid = {gx, gy, gz}, .block = {bx, by, bz}, .smem = smem};
+}
+#define DRV_LAUNCH(call, ...)                   \
+    do {                                        \
+        if (DS_LIKELY(!ds_hash_on())) return call; \
+        struct ds_hlaunch h_;                   \
+        drv_hl(&h_, __VA_ARGS__);               \
+        ds_hash_launch_pre(&h_);                \
+        CUresult st_ = call;                    \
+        ds_hash_launch_post(&h_, (int)st_);     \
+        return st_;                             \
+    } while (0)
+
+static inline __attribute__((always_inline)) CUresult launch(enum ds_hook hook, enum ds_hook via, launch_fn real, CUfunction f,
+                       unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                       unsigned bz, unsigned smem, CUstream s, void **params, void **extra)
+{
+    DRV_GATE(hook, via, f, gx, gy, gz, bx, by, bz);
+    DRV_LAUNCH(real(f, gx, gy, gz, bx, by, bz, smem, s, params, extra), hook, f, gx, gy, gz, bx,
+               by, bz, smem, s, params, extra);
+}
+
+static inline __attribute__((always_inline)) CUresult launch_ex(enum ds_hook hook, enum ds_hook via, launch_ex_fn real,
+                          const CUlaunchConfig *c, CUfunction f, void **params, void **extra)
+{
+    if (c)
+        DRV_GATE(hook, via, f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY,
+                 c->blockDimZ);
+    else
+        DRV_GATE(hook, via, f, 0, 0, 0, 0, 0, 0);
+    if (!c) return real(c, f, params, extra);
+    DRV_LAUNCH(real(c, f, params, extra), hook, f, c->gridDimX, c->gridDimY, c->gridDimZ,
+               c->blockDimX, c->blockDimY, c->blockDimZ, c->sharedMemBytes, c->hStream, params,
+               extra);
+}
+
+static inline __attribute__((always_inline)) CUresult launch_coop(enum ds_hook hook, enum ds_hook via, launch_coop_fn real,
+                            CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                            unsigned by, unsigned bz, unsigned smem, CUstream s, void **params)
+{
+    DRV_GATE(hook, via, f, gx, gy, gz, bx, by, bz);
+    DRV_LAUNCH(real(f, gx, gy, gz, bx, by, bz, smem, s, params), hook, f, gx, gy, gz, bx, by, bz,
+               smem, s, params, NULL);
+}
+
+/* ---- the hooked symbols ------------------------------------------------------------------ */
+#define NOVIA DS_HOOK_COUNT
+
+CUresult ds_policy_cuLaunchKernel(CUfunction f, unsigned int gx, unsigned int gy, unsigned int gz,
+                                  unsigned int bx, unsigned int by, unsigned int bz,
+                                  unsigned int smem, CUstream s, void **params, void **extra)
+{
+    return launch(DS_HOOK_cuLaunchKernel, NOVIA, DS_REAL(cuLaunchKernel), f, gx, gy, gz, bx, by,
+                  bz, smem, s, params, extra);
+}
+
+CUresult ds_policy_cuLaunchKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
+                                       unsigned int gz, unsigned int bx, unsigned int by,
+                                       unsigned int bz, unsigned int smem, CUstream s,
+                                       void **params, void **extra)
+{
+    return launch(DS_HOOK_cuLaunchKernel_ptsz, NOVIA, DS_REAL(cuLaunchKernel_ptsz), f, gx, gy, gz,
+                  bx, by, bz, smem, s, params, extra);
+}
+
+CUresult ds_policy_cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, void **params,
+                                    void **extra)
+{
+    return launch_ex(DS_HOOK_cuLaunchKernelEx, NOVIA, DS_REAL(cuLaunchKernelEx), config, f, params,
+                     extra);
+}
+
+CUresult ds_policy_cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f,
+                                         void **params, void **extra)
+{
+    return launch_ex(DS_HOOK_cuLaunchKernelEx_ptsz, NOVIA, DS_REAL(cuLaunchKernelEx_ptsz), config,
+                     f, params, extra);
+}
+
+CUresult ds_policy_cuLaunchCooperativeKernel(CUfunction f, unsigned int gx, unsigned int gy,
+                                             unsigned int gz, unsigned int bx, unsigned int by,
+                                             unsigned int bz, unsigned int smem, CUstream s,
+                                             void **params)
+{
+    return launch_coop(DS_HOOK_cuLaunchCooperativeKernel, NOVIA, DS_REAL(cuLaunchCooperativeKernel),
+                       f, gx, gy, gz, bx, by, bz, smem, s, params);
+}
+
+CUresult ds_policy_cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gx, unsigned int gy,
+                                                  unsigned int gz, unsigned int bx,
+                                                  unsigned int by, unsigned int bz,
+                                                  unsigned int smem, CUstream s, void **params)
+{
+    return launch_coop(DS_HOOK_cuLaunchCooperativeKernel_ptsz, NOVIA,
+                       DS_REAL(cuLaunchCooperativeKernel_ptsz), f, gx, gy, gz, bx, by, bz, smem, s,
+                       params);
+}
+
+/* Graph replays are counted; their kernels were checked when the graph was captured. */
+CUresult ds_policy_cuGraphLaunch(CUgraphExec g, CUstream s)
+{
+    return DS_REAL(cuGraphLaunch)(g, s);
+}
+
+CUresult ds_policy_cuGraphLaunch_ptsz(CUgraphExec g, CUstream s)
+{
+    return DS_REAL(cuGraphLaunch_ptsz)(g, s);
+}
+
+CUresult ds_policy_cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
+{
+    CUresult st = DS_REAL(cuModuleGetFunction)(hfunc, hmod, name);
+    if (st == CUDA_SUCCESS && hfunc && *hfunc && !ds_knaming_drv_native())
+        ds_kname_put(*hfunc, name);
+    return st;
+}
+
+CUresult ds_policy_cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
+                                    cuuint64_t flags)
+{
+    CUresult st = DS_REAL(cuGetProcAddress)(symbol, pfn, cudaVersion, flags);
+    if (st == CUDA_SUCCESS && pfn && *pfn)
+        *pfn = ds_kernels_wrap_entry(symbol, *pfn,
+                                     (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0,
+                                     DS_HOOK_cuGetProcAddress);
+    return st;
+}
+
+CUresult ds_policy_cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
+                                       cuuint64_t flags, CUdriverProcAddressQueryResult *status)
+{
+    CUresult st = DS_REAL(cuGetProcAddress_v2)(symbol, pfn, cudaVersion, flags, status);
+    if (st == CUDA_SUCCESS && pfn && *pfn)
+        *pfn = ds_kernels_wrap_entry(symbol, *pfn,
+                                     (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0,
+                                     DS_HOOK_cuGetProcAddress_v2);
+    return st;
+}
+
+/* ---- trampolines ------------------------------------------------------------------------- */
+enum tkind { TK_LAUNCH, TK_EX, TK_COOP, TK_GRAPH, TK_GPA1, TK_GPA2, TK_COUNT };
+
+#define TSLOTS 32 /* per kind: (pointer, variant, getter) combinations */
+struct tslot {
+    _Atomic(void *) target; /* the exact pointer the getter returned; NULL: free */
+    enum ds_hook hook;      /* the hook it stands for (counting, the log's "symbol") */
+    enum ds_hook via;       /* the getter that handed it out */
+};
+static struct tslot pools[TK_COUNT][TSLOTS];
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+/* a fork child has only the forking thread: a lock another thread held is free again */
+static void pool_child(void) { pthread_mutex_init(&pool_mu, NULL); }
+static void pool_atfork(void) { pthread_atfork(NULL, NULL, pool_child); }
+
+/* Entering a trampoline: the same guard as a generated wrapper. */
+#define TRAMP_ENTER(s, fn_t, real)                                                   \
+    fn_t real = (fn_t)atomic_load_explicit(&(s)->target, memory_order_acquire);      \
+    bool direct_ = ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS);              \
+    if (!direct_) ds_enter((s)->hook)
+#define TRAMP_LEAVE() \
+    if (!direct_) ds_leave()
+
+static CUresult t_launch(struct tslot *s, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                         unsigned bx, unsigned by, unsigned bz, unsigned smem, CUstream st,
+                         void **params, void **extra)
+{
+    TRAMP_ENTER(s, launch_fn, real);
+    CUresult r = direct_ ? real(f, gx, gy, gz, bx, by, bz, smem, st, params, extra)
+                         : launch(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st,
+                                  params, extra);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_ex(struct tslot *s, const CUlaunchConfig *c, CUfunction f, void **params,
+                     void **extra)
+{
+    TRAMP_ENTER(s, launch_ex_fn, real);
+    CUresult r = direct_ ? real(c, f, params, extra)
+                         : launch_ex(s->hook, s->via, real, c, f, params, extra);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_coop(struct tslot *s, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                       unsigned bx, unsigned by, unsigned bz, unsigned smem, CUstream st,
+                       void **params)
+{
+    TRAMP_ENTER(s, launch_coop_fn, real);
+    CUresult r = direct_ ? real(f, gx, gy, gz, bx, by, bz, smem, st, params)
+                         : launch_coop(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st,
+                                       params);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_graph(struct tslot *s, CUgraphExec g, CUstream st)
+{
+    TRAMP_ENTER(s, graph_fn, real);
+    CUresult r = real(g, st);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_gpa1(struct tslot *s, const char *symbol, void **pfn, int ver, cuuint64_t flags)
+{
+    TRAMP_ENTER(s, gpa1_fn, real);
+    CUresult r = real(symbol, pfn, ver, flags);
+    if (!direct_ && r == CUDA_SUCCESS && pfn && *pfn)
+        *pfn = ds_kernels_wrap_entry(symbol, *pfn,
+                                     (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0,
+                                     s->hook);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver, cuuint64_t flags,
+                       CUdriverProcAddressQueryResult *status)
+{
+    TRAMP_ENTER(s, gpa2_fn, real);
+    CUresult r = real(symbol, pfn, ver, flags, status);
+    if (!direct_ && r == CUDA_SUCCESS && pfn && *pfn)
+        *pfn = ds_kernels_wrap_entry(symbol, *pfn,
+                                     (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0,
+                                     s->hook);
+    TRAMP_LEAVE();
+    return r;
+}
+
+/* One small function per slot and kind. */
+#define TR_DEFS(i)                                                                          \
+    static CUresult tl_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+                           unsigned by, unsigned bz, unsigned smem, CUstream st, void **p,   \
+                           void **e)                                                         \
+    {                                                                                        \
+        return t_launch(&pools[TK_LAUNCH][i], f, gx, gy, gz, bx, by, bz, smem, st, p, e);    \
+    }                                                                                        \
+    static CUresult te_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)       \
+    {                                                                                        \
+        return t_ex(&pools[TK_EX][i], c, f, p, e);                                           \
+    }                                                                                        \
+    static CUresult tc_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+                           unsigned by, unsigned bz, unsigned smem, CUstream st, void **p)   \
+    {                                                                                        \
+        return t_coop(&pools[TK_COOP][i], f, gx, gy, gz, bx, by, bz, smem, st, p);           \
+    }                                                                                        \
+    static CUresult tg_##i(CUgraphExec g, CUstream st)                                      \
+    {                                                                                        \
+        return t_graph(&pools[TK_GRAPH][i], g, st);                                          \
+    }                                                                                        \
+    static CUresult t1_##i(const char *sym, void **pfn, int v, cuuint64_t fl)               \
+    {                                                                                        \
+        return t_gpa1(&pools[TK_GPA1][i], sym, pfn, v, fl);                                  \
+    }                                                                                        \
+    static CUresult t2_##i(const char *sym, void **pfn, int v, cuuint64_t fl,               \
+                           CUdriverProcAddressQueryResult *q)                                \
+    {                                                                                        \
+        return t_gpa2(&pools[TK_GPA2][i], sym, pfn, v, fl, q);                               \
+    }
+#define TR_ALL(M)                                                                  \
+    M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) \
+    M(16) M(17) M(18) M(19) M(20) M(21) M(22) M(23) M(24) M(25) M(26) M(27) M(28) M(29)   \
+    M(30) M(31)
+TR_ALL(TR_DEFS)
+
+#define TR_ROW(i) {(void *)tl_##i, (void *)te_##i, (void *)tc_##i, (void *)tg_##i, \
+                   (void *)t1_##i, (void *)t2_##i},
+static void *const tramps[TSLOTS][TK_COUNT] = {TR_ALL(TR_ROW)};
+#undef TR_ROW
+#undef TR_DEFS
+
+/* ---- handing out trampolines ------------------------------------------------------------- */
+static const struct {
+    const char *name;
+    enum tkind kind;
+    enum ds_hook legacy, ptsz;
+} launchers[] = {
+    {"cuLaunchKernel", TK_LAUNCH, DS_HOOK_cuLaunchKernel, DS_HOOK_cuLaunchKernel_ptsz},
+    {"cuLaunchKernelEx", TK_EX, DS_HOOK_cuLaunchKernelEx, DS_HOOK_cuLaunchKernelEx_ptsz},
+    {"cuLaunchCooperativeKernel", TK_COOP, DS_HOOK_cuLaunchCooperativeKernel,
+     DS_HOOK_cuLaunchCooperativeKernel_ptsz},
+    {"cuGraphLaunch", TK_GRAPH, DS_HOOK_cuGraphLaunch, DS_HOOK_cuGraphLaunch_ptsz},
+};
+
+static _Atomic int pool_full_said, gpa_unknown_said;
+
+static void *tramp_for(enum tkind kind, void *target, enum ds_hook hook, enum ds_hook via)
+{
+    void *r = NULL;
+    pthread_once(&pool_once, pool_atfork);
+    pthread_mutex_lock(&pool_mu);
+    for (int i = 0; i < TSLOTS && !r; i++) {
+        struct tslot *s = &pools[kind][i];
+        void *t = atomic_load_explicit(&s->target, memory_order_relaxed);
+        if (t == target && s->hook == hook && s->via == via) {
+            r = tramps[i][kind];
+        } else if (!t) {
+            s->hook = hook;
+            s->via = via;
+            atomic_store_explicit(&s->target, target, memory_order_release);
+            r = tramps[i][kind];
+        }
+    }
+    pthread_mutex_unlock(&pool_mu);
+    if (!r) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&pool_full_said, &expected, 1))
+            ds_notice("kernels", true,
+                      "more than %d distinct %s pointers handed out: further ones are returned "
+                      "unwrapped, and launches through them are not seen",
+                      TSLOTS, ds_hooks[hook].name);
+    }
+    return r;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+void *ds_kernels_wrap_entry(const char *symbol, void *fn, bool per_thread, enum ds_hook via)
+{
+    if (!symbol || !fn || ds_addr_is_self(fn)) return fn;
+    char base[64];
+    size_t n = strlen(symbol);
+    if (n >= sizeof base || strncmp(symbol, "cu", 2) != 0) return fn;
+    memcpy(base, symbol, n + 1);
+    if (ends_with(base, "_ptsz")) {
+        base[n - 5] = 0;
+        per_thread = true;
+    }
+    /* what the pointer is, when it is an exported symbol */
+    Dl_info di;
+    const char *sname = dladdr(fn, &di) && di.dli_sname && di.dli_saddr == fn ? di.dli_sname : NULL;
+    for (size_t i = 0; i < sizeof launchers / sizeof *launchers; i++) {
+        if (strcmp(base, launchers[i].name) != 0) continue;
+        bool pt = per_thread || (sname && ends_with(sname, "_ptsz"));
+        void *t = tramp_for(launchers[i].kind, fn, pt ? launchers[i].ptsz : launchers[i].legacy, via);
+        return t ? t : fn;
+    }
+    if (strcmp(base, "cuGetProcAddress") == 0 || strcmp(base, "cuGetProcAddress_v2") == 0) {
+        /* the self-query: the signature is that of the function returned, which only the
+         * pointer can tell */
+        enum tkind k;
+        if (sname && strcmp(sname, "cuGetProcAddress_v2") == 0)
+            k = TK_GPA2;
+        else if (sname && strcmp(sname, "cuGetProcAddress") == 0)
+            k = TK_GPA1;
+        else if (fn == ds_real(DS_HOOK_cuGetProcAddress_v2))
+            k = TK_GPA2;
+        else if (fn == ds_real(DS_HOOK_cuGetProcAddress))
+            k = TK_GPA1;
+        else {
+            int expected = 0;
+            if (atomic_compare_exchange_strong(&gpa_unknown_said, &expected, 1))
+                ds_notice("kernels", true,
+                          "%s(\"%s\") returned %p, which is neither cuGetProcAddress nor "
+                          "cuGetProcAddress_v2: it is returned unwrapped, and entry points "
+                          "looked up through it are not seen",
+                          ds_hooks[via].name, symbol, fn);
+            return fn;
+        }
+        void *t = tramp_for(k, fn, k == TK_GPA2 ? DS_HOOK_cuGetProcAddress_v2 : DS_HOOK_cuGetProcAddress,
+                            via);
+        return t ? t : fn;
+    }
+    return fn;
+}

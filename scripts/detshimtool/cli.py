@@ -67,6 +67,12 @@ sequences in seq order (layer, symbol, action, kernel or detail) and where they 
 Addresses in details (hex numbers of 8 or more digits) are masked: they change from run
 to run.
 
+Given two hash traces (DETSHIM_HASH=1, `detshim run --hash`: LOG.trace.jsonl beside each
+log), aligns the two call sequences and names the first call whose inputs were equal and
+whose outputs differ (kernel or copy, call site, seq, how many calls of its kind came
+before), then the first calls that only inherited the difference; or where the call
+sequences part.
+
 exit status: 0 equal, 1 different, 2 unreadable or corrupt input."""
 
 ENV_EXTRA = """\

@@ -15,7 +15,7 @@ EXIT_INTERNAL = 70     # a bug in detshim itself (EX_SOFTWARE)
 MODES = ("off", "log", "enforce", "strict")
 
 # Layer names DETSHIM_DISABLE accepts (shim/layers.def; tests/cli checks they agree).
-LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env")
+LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash")
 
 # Environment variables the shim pins in enforce/strict mode (shim/pins.def; tests/cli
 # checks they agree).
@@ -32,7 +32,8 @@ DETERMINISM_ENV = (
     "TORCH_CUDNN_V8_API_DISABLED", "TORCH_BLAS_PREFER_CUBLASLT", "TORCH_CUBLAS_WORKSPACE_CACHE",
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "DP_INTERFACE_PREC", "NUM_WORKERS", "LD_PRELOAD",
     "DETSHIM_MODE", "DETSHIM_DISABLE", "DETSHIM_LOG", "DETSHIM_KERNELS", "DETSHIM_ALLOW",
-    "DETSHIM_DENY", "DETSHIM_HASH", "DETSHIM_PEDANTIC_MATH")
+    "DETSHIM_DENY", "DETSHIM_HASH", "DETSHIM_PEDANTIC_MATH", "DETSHIM_CUBLAS_WORKSPACE_SIZE",
+    "DETSHIM_CUBLASLT_ALIGNMENT", "DETSHIM_CUBLASLT_REDUCTION")
 
 
 class DetshimError(Exception):

@@ -265,6 +265,19 @@ def compare_logs(path_a, path_b, args, out):
     return 1 if different else 0
 
 
+# Hash traces (DETSHIM_HASH=1) are JSON Lines too: sniffed first, by their header.
+def _sniff_hash(head):
+    from . import hashdiff
+    return hashdiff.sniff(head)
+
+
+def _compare_hash(path_a, path_b, args, out):
+    from . import hashdiff
+    return hashdiff.compare_traces(path_a, path_b, args, out)
+
+
+TRACE_TYPES.append(TraceType("hash", "detshim hash trace (DETSHIM_HASH=1, docs/log-format.md)",
+                             _sniff_hash, _compare_hash))
 TRACE_TYPES.append(TraceType("log", "detshim JSONL log (docs/log-format.md)", _sniff_log, compare_logs))
 
 

@@ -49,3 +49,343 @@ CUresult cuDeviceGetAttribute(int *v, CUdevice_attribute attr, CUdevice dev)
     }
     return CUDA_SUCCESS;
 }
+
+/* ---- kernels (for the kernels layer's tests) --------------------------------------------
+ * cuModuleGetFunction hands out a CUfunction per name (any module); cuFuncGetName names
+ * it; a launch records "launch <name> via <entry> grid=X,Y,Z block=X,Y,Z" and runs
+ * nothing. cuGetProcAddress[_v2] returns internal functions (not the exported symbols, as
+ * the real driver may), distinct ones for the per-thread-default-stream flag; for
+ * "cuGetProcAddress" itself it returns the exported cuGetProcAddress_v2 (version >= 12000)
+ * or cuGetProcAddress. Built with -DFAKE_NO_FUNCGETNAME it has no cuFuncGetName. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#undef cuGetProcAddress
+
+struct CUfunc_st {
+    char *name;
+};
+
+#define FAKE_FUNCS 256
+static struct CUfunc_st fake_funcs[FAKE_FUNCS];
+static int fake_nfuncs;
+static pthread_mutex_t fake_fmu = PTHREAD_MUTEX_INITIALIZER;
+
+CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
+{
+    (void)hmod;
+    if (!hfunc || !name) return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = CUDA_SUCCESS;
+    pthread_mutex_lock(&fake_fmu);
+    int i;
+    for (i = 0; i < fake_nfuncs; i++)
+        if (!strcmp(fake_funcs[i].name, name)) break;
+    if (i == fake_nfuncs) {
+        if (i < FAKE_FUNCS)
+            fake_funcs[fake_nfuncs++].name = strdup(name);
+        else
+            r = CUDA_ERROR_OUT_OF_MEMORY;
+    }
+    if (r == CUDA_SUCCESS) *hfunc = &fake_funcs[i];
+    pthread_mutex_unlock(&fake_fmu);
+    return r;
+}
+
+static const char *fake_func_name(CUfunction f)
+{
+    for (int i = 0; i < FAKE_FUNCS; i++)
+        if (f == &fake_funcs[i]) return f->name;
+    return NULL;
+}
+
+#ifndef FAKE_NO_FUNCGETNAME
+CUresult cuFuncGetName(const char **name, CUfunction f)
+{
+    if (!name) return CUDA_ERROR_INVALID_VALUE;
+    const char *n = fake_func_name(f);
+    if (!n) return CUDA_ERROR_INVALID_HANDLE;
+    *name = n;
+    return CUDA_SUCCESS;
+}
+#endif
+
+/* hash mode tests: a function given a body runs it on the launch's parameters */
+static __thread void **fake_cur_params, **fake_cur_extra;
+static void fake_drv_run_body(CUfunction f, void **params, void **extra);
+
+static CUresult fake_drv_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                                unsigned by, unsigned bz, const char *entry)
+{
+    const char *n = fake_func_name(f);
+    if (!n) {
+        fake_record("launch ? via %s", entry);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    fake_record("launch %s via %s grid=%u,%u,%u block=%u,%u,%u", n, entry, gx, gy, gz, bx, by, bz);
+    fake_drv_run_body(f, fake_cur_params, fake_cur_extra);
+    fake_cur_params = fake_cur_extra = NULL;
+    return CUDA_SUCCESS;
+}
+
+/* The implementations (what cuGetProcAddress hands out) and the exported names. */
+#define FAKE_LAUNCH(name)                                                                    \
+    static CUresult impl_##name(CUfunction f, unsigned gx, unsigned gy, unsigned gz,         \
+                                unsigned bx, unsigned by, unsigned bz, unsigned smem,        \
+                                CUstream s, void **p, void **e)                              \
+    {                                                                                        \
+        (void)smem, (void)s;                                                                 \
+        fake_cur_params = p, fake_cur_extra = e;                                             \
+        return fake_drv_launch(f, gx, gy, gz, bx, by, bz, #name);                            \
+    }                                                                                        \
+    CUresult name(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,          \
+                  unsigned by, unsigned bz, unsigned smem, CUstream s, void **p, void **e);  \
+    CUresult name(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,          \
+                  unsigned by, unsigned bz, unsigned smem, CUstream s, void **p, void **e)   \
+    {                                                                                        \
+        return impl_##name(f, gx, gy, gz, bx, by, bz, smem, s, p, e);                        \
+    }
+FAKE_LAUNCH(cuLaunchKernel)
+FAKE_LAUNCH(cuLaunchKernel_ptsz)
+
+#define FAKE_LAUNCH_COOP(name)                                                               \
+    static CUresult impl_##name(CUfunction f, unsigned gx, unsigned gy, unsigned gz,         \
+                                unsigned bx, unsigned by, unsigned bz, unsigned smem,        \
+                                CUstream s, void **p)                                        \
+    {                                                                                        \
+        (void)smem, (void)s;                                                                 \
+        fake_cur_params = p;                                                                 \
+        return fake_drv_launch(f, gx, gy, gz, bx, by, bz, #name);                            \
+    }                                                                                        \
+    CUresult name(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,          \
+                  unsigned by, unsigned bz, unsigned smem, CUstream s, void **p);            \
+    CUresult name(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,          \
+                  unsigned by, unsigned bz, unsigned smem, CUstream s, void **p)             \
+    {                                                                                        \
+        return impl_##name(f, gx, gy, gz, bx, by, bz, smem, s, p);                           \
+    }
+FAKE_LAUNCH_COOP(cuLaunchCooperativeKernel)
+FAKE_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
+
+#define FAKE_LAUNCH_EX(name)                                                                 \
+    static CUresult impl_##name(const CUlaunchConfig *c, CUfunction f, void **p, void **e)  \
+    {                                                                                        \
+        if (!c) return CUDA_ERROR_INVALID_VALUE;                                             \
+        fake_cur_params = p, fake_cur_extra = e;                                             \
+        return fake_drv_launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX,       \
+                               c->blockDimY, c->blockDimZ, #name);                           \
+    }                                                                                        \
+    CUresult name(const CUlaunchConfig *c, CUfunction f, void **p, void **e);                \
+    CUresult name(const CUlaunchConfig *c, CUfunction f, void **p, void **e)                 \
+    {                                                                                        \
+        return impl_##name(c, f, p, e);                                                      \
+    }
+FAKE_LAUNCH_EX(cuLaunchKernelEx)
+FAKE_LAUNCH_EX(cuLaunchKernelEx_ptsz)
+
+#define FAKE_GRAPH(name)                                                                     \
+    static CUresult impl_##name(CUgraphExec g, CUstream s)                                   \
+    {                                                                                        \
+        (void)s;                                                                             \
+        fake_record("graphlaunch %p via %s", (void *)g, #name);                              \
+        return CUDA_SUCCESS;                                                                 \
+    }                                                                                        \
+    CUresult name(CUgraphExec g, CUstream s);                                                \
+    CUresult name(CUgraphExec g, CUstream s) { return impl_##name(g, s); }
+FAKE_GRAPH(cuGraphLaunch)
+FAKE_GRAPH(cuGraphLaunch_ptsz)
+
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int ver, cuuint64_t flags);
+CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int ver, cuuint64_t flags,
+                             CUdriverProcAddressQueryResult *st);
+/* this library's own definitions, whatever a preloaded object interposes */
+extern __typeof__(cuGetProcAddress) fake_gpa1_self __attribute__((alias("cuGetProcAddress"),
+                                                                  visibility("hidden")));
+extern __typeof__(cuGetProcAddress_v2) fake_gpa2_self __attribute__((alias("cuGetProcAddress_v2"),
+                                                                     visibility("hidden")));
+extern __typeof__(cuDriverGetVersion) fake_dgv_self __attribute__((alias("cuDriverGetVersion"),
+                                                                   visibility("hidden")));
+
+static void *fake_lookup(const char *symbol, int ver, cuuint64_t flags)
+{
+    int pt = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) != 0;
+    if (!strcmp(symbol, "cuLaunchKernel"))
+        return pt ? (void *)impl_cuLaunchKernel_ptsz : (void *)impl_cuLaunchKernel;
+    if (!strcmp(symbol, "cuLaunchKernelEx"))
+        return pt ? (void *)impl_cuLaunchKernelEx_ptsz : (void *)impl_cuLaunchKernelEx;
+    if (!strcmp(symbol, "cuLaunchCooperativeKernel"))
+        return pt ? (void *)impl_cuLaunchCooperativeKernel_ptsz
+                  : (void *)impl_cuLaunchCooperativeKernel;
+    if (!strcmp(symbol, "cuGraphLaunch"))
+        return pt ? (void *)impl_cuGraphLaunch_ptsz : (void *)impl_cuGraphLaunch;
+    if (!strcmp(symbol, "cuGetProcAddress"))
+        return ver >= 12000 ? (void *)fake_gpa2_self : (void *)fake_gpa1_self;
+    if (!strcmp(symbol, "cuDriverGetVersion")) return (void *)fake_dgv_self;
+    return NULL;
+}
+
+CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int ver, cuuint64_t flags,
+                             CUdriverProcAddressQueryResult *st)
+{
+    if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
+    *pfn = fake_lookup(symbol, ver, flags);
+    if (st) *st = *pfn ? CU_GET_PROC_ADDRESS_SUCCESS : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+    fake_record("cuGetProcAddress_v2 symbol=%s version=%d flags=%llu ptr=%p", symbol, ver,
+                (unsigned long long)flags, *pfn);
+    return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
+CUresult cuGetProcAddress(const char *symbol, void **pfn, int ver, cuuint64_t flags)
+{
+    if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
+    *pfn = fake_lookup(symbol, ver, flags);
+    fake_record("cuGetProcAddress symbol=%s version=%d flags=%llu ptr=%p", symbol, ver,
+                (unsigned long long)flags, *pfn);
+    return *pfn ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+}
+
+/* ---- hash mode (tests/hash) ------------------------------------------------------------
+ * Memory is host memory: copies are memmove, memsets memset, streams finish at once.
+ * cuMemGetAddressRange_v2 answers from the fake runtime's allocation table
+ * (fake_cudart_addr_range, found in the global scope). A function can be given a host
+ * body and a parameter layout (fake_drv_kernel_define, by name): a launch then runs the
+ * body on its kernelParams, or on pointers into its packed `extra` buffer. */
+#include <dlfcn.h>
+
+typedef int (*fake_range_fn)(const void *, void **, size_t *);
+
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p);
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr p)
+{
+    static fake_range_fn rf;
+    if (!rf) rf = (fake_range_fn)dlsym(RTLD_DEFAULT, "fake_cudart_addr_range");
+    void *b = NULL;
+    size_t n = 0;
+    if (!rf || !rf((const void *)(uintptr_t)p, &b, &n)) return CUDA_ERROR_NOT_FOUND;
+    if (base) *base = (CUdeviceptr)(uintptr_t)b;
+    if (size) *size = n;
+    return CUDA_SUCCESS;
+}
+
+#define DP(x) ((void *)(uintptr_t)(x))
+CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n);
+CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) { memmove(dst, DP(src), n); return CUDA_SUCCESS; }
+CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s);
+CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    (void)s;
+    fake_record("cuMemcpyDtoHAsync_v2 bytes=%zu", n);
+    memmove(dst, DP(src), n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n);
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) { memmove(DP(dst), src, n); return CUDA_SUCCESS; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s);
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    (void)s;
+    memmove(DP(dst), src, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n);
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n) { memmove(DP(dst), DP(src), n); return CUDA_SUCCESS; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    (void)s;
+    memmove(DP(dst), DP(src), n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) { memmove(DP(dst), DP(src), n); return CUDA_SUCCESS; }
+CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    (void)s;
+    memmove(DP(dst), DP(src), n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n);
+CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char v, size_t n) { memset(DP(dst), v, n); return CUDA_SUCCESS; }
+CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char v, size_t n, CUstream s)
+{
+    (void)s;
+    memset(DP(dst), v, n);
+    return CUDA_SUCCESS;
+}
+CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t n);
+CUresult cuMemsetD32_v2(CUdeviceptr dst, unsigned int v, size_t n)
+{
+    unsigned int *p = DP(dst);
+    for (size_t i = 0; i < n; i++) p[i] = v;
+    return CUDA_SUCCESS;
+}
+CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUstream s)
+{
+    (void)s;
+    return cuMemsetD32_v2(dst, v, n);
+}
+CUresult cuStreamSynchronize(CUstream s)
+{
+    (void)s;
+    return CUDA_SUCCESS;
+}
+/* $FAKE_CAPTURING=1: every stream is being captured into a graph */
+CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *st)
+{
+    (void)s;
+    const char *v = getenv("FAKE_CAPTURING");
+    if (!st) return CUDA_ERROR_INVALID_VALUE;
+    *st = v && *v == '1' ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
+    return CUDA_SUCCESS;
+}
+
+#define FAKE_MAXP 32
+static struct fake_dbody {
+    void (*body)(void **args);
+    int nparams;
+    size_t off[FAKE_MAXP], size[FAKE_MAXP];
+} fake_dbodies[FAKE_FUNCS];
+
+int fake_drv_kernel_define(const char *name, void (*body)(void **), int nparams, const size_t *sizes);
+int fake_drv_kernel_define(const char *name, void (*body)(void **), int nparams, const size_t *sizes)
+{
+    CUfunction f;
+    if (nparams > FAKE_MAXP || cuModuleGetFunction(&f, NULL, name) != CUDA_SUCCESS) return -1;
+    struct fake_dbody *b = &fake_dbodies[f - fake_funcs];
+    size_t off = 0;
+    for (int i = 0; i < nparams; i++) {
+        off = (off + sizes[i] - 1) / sizes[i] * sizes[i];
+        b->off[i] = off;
+        b->size[i] = sizes[i];
+        off += sizes[i];
+    }
+    b->nparams = nparams;
+    b->body = body;
+    return 0;
+}
+
+static void fake_drv_run_body(CUfunction f, void **params, void **extra)
+{
+    if (f < fake_funcs || f >= fake_funcs + FAKE_FUNCS) return;
+    const struct fake_dbody *b = &fake_dbodies[f - fake_funcs];
+    if (!b->body) return;
+    if (params || !extra) {
+        b->body(params);
+        return;
+    }
+    char *buf = NULL;
+    for (void **e = extra; *e != CU_LAUNCH_PARAM_END; e += 2)
+        if (*e == CU_LAUNCH_PARAM_BUFFER_POINTER) buf = e[1];
+    void *args[FAKE_MAXP];
+    for (int i = 0; i < b->nparams && buf; i++) args[i] = buf + b->off[i];
+    if (buf) b->body(args);
+}
+
+CUresult cuFuncGetParamInfo(CUfunction f, size_t i, size_t *off, size_t *size)
+{
+    if (f < fake_funcs || f >= fake_funcs + FAKE_FUNCS || !fake_dbodies[f - fake_funcs].body)
+        return CUDA_ERROR_INVALID_HANDLE;
+    const struct fake_dbody *b = &fake_dbodies[f - fake_funcs];
+    if (!off || !size || i >= (size_t)b->nparams) return CUDA_ERROR_INVALID_VALUE;
+    *off = b->off[i];
+    *size = b->size[i];
+    return CUDA_SUCCESS;
+}

@@ -1,0 +1,181 @@
+/* hash_hooks.c: layer "hash": copies and memsets that write device memory.
+ *
+ * Off (DETSHIM_HASH unset or false) each policy is one load and the real call. On, the
+ * source (device: read back on the call's stream; host: hashed in place) or the memset
+ * value is digested before the call, the written range after it, and a trace record
+ * is written (hash.c). Copies to host memory write no device memory and are not
+ * recorded. */
+#include "hash.h"
+
+bool ds_hash_range_of(CUdeviceptr p, CUdeviceptr *base, size_t *size);
+bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out);
+bool ds_hash_capturing(CUstream s);
+void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t n, uint64_t in,
+                          bool in_ok, int st, const char *what);
+
+static bool is_dev(CUdeviceptr p)
+{
+    CUdeviceptr b;
+    size_t n;
+    return ds_hash_range_of(p, &b, &n);
+}
+
+/* Digest the source of a copy: device memory on stream s, or host memory in place. */
+static bool src_digest(CUdeviceptr src, bool src_dev, size_t n, CUstream s, uint64_t *in)
+{
+    if (ds_hash_capturing(s)) return false;
+    if (src_dev) {
+        if (!ds_hash_dev(src, n, s, in)) return false;
+    } else {
+        if (!src && n) return false;
+        *in = ds_hash_bytes((const void *)(uintptr_t)src, n, 0x686f7374ull ^ n);
+    }
+    return true;
+}
+
+static uint64_t set_digest(unsigned value, unsigned elem, size_t count)
+{
+    uint64_t v[3] = {value, elem, count};
+    return ds_hash_bytes(v, sizeof v, 0x6d656d736574ull);
+}
+
+/* ---- runtime -------------------------------------------------------------------------- */
+static cudaError_t rt_copy(enum ds_hook hook, void *dst, const void *src, size_t count,
+                           enum cudaMemcpyKind kind, cudaStream_t stream, bool async)
+{
+    bool src_dev, dst_dev;
+    switch (kind) {
+    case cudaMemcpyHostToDevice: src_dev = false, dst_dev = true; break;
+    case cudaMemcpyDeviceToDevice: src_dev = dst_dev = true; break;
+    case cudaMemcpyDefault:
+        dst_dev = is_dev((CUdeviceptr)(uintptr_t)dst);
+        src_dev = dst_dev && is_dev((CUdeviceptr)(uintptr_t)src);
+        break;
+    default: src_dev = dst_dev = false; break;
+    }
+    CUstream s = ds_hash_rt_stream(stream, false);
+    uint64_t in = 0;
+    bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)src, src_dev, count, s, &in);
+    cudaError_t st = async ? DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream)
+                           : DS_REAL(cudaMemcpy)(dst, src, count, kind);
+    if (dst_dev)
+        ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)dst, count, in, in_ok, (int)st,
+                             src_dev ? "device to device copy" : "host to device copy");
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpy)(dst, src, count, kind);
+    return rt_copy(DS_HOOK_cudaMemcpy, dst, src, count, kind, NULL, false);
+}
+
+cudaError_t ds_policy_cudaMemcpyAsync(void *dst, const void *src, size_t count,
+                                      enum cudaMemcpyKind kind, cudaStream_t stream)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream);
+    return rt_copy(DS_HOOK_cudaMemcpyAsync, dst, src, count, kind, stream, true);
+}
+
+cudaError_t ds_policy_cudaMemset(void *devPtr, int value, size_t count)
+{
+    cudaError_t st = DS_REAL(cudaMemset)(devPtr, value, count);
+    if (DS_UNLIKELY(ds_hash_on()))
+        ds_hash_write_record(DS_HOOK_cudaMemset, NULL, (CUdeviceptr)(uintptr_t)devPtr, count,
+                             set_digest((unsigned char)value, 1, count), true, (int)st, "memset");
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemsetAsync(void *devPtr, int value, size_t count, cudaStream_t stream)
+{
+    cudaError_t st = DS_REAL(cudaMemsetAsync)(devPtr, value, count, stream);
+    if (DS_UNLIKELY(ds_hash_on()))
+        ds_hash_write_record(DS_HOOK_cudaMemsetAsync, ds_hash_rt_stream(stream, false),
+                             (CUdeviceptr)(uintptr_t)devPtr, count,
+                             set_digest((unsigned char)value, 1, count), true, (int)st, "memset");
+    return st;
+}
+
+/* ---- driver --------------------------------------------------------------------------- */
+#define DRV_COPY(hook, call, dst, src, n, s, src_dev, what)                                \
+    do {                                                                                    \
+        uint64_t in_ = 0;                                                                   \
+        bool in_ok_ = src_digest((CUdeviceptr)(uintptr_t)(src), (src_dev), (n), (s), &in_); \
+        CUresult st_ = call;                                                                \
+        ds_hash_write_record(hook, (s), (dst), (n), in_, in_ok_, (int)st_, (what));        \
+        return st_;                                                                         \
+    } while (0)
+
+CUresult ds_policy_cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst)) return DS_REAL(cuMemcpy)(dst, src, n);
+    bool sd = is_dev(src);
+    DRV_COPY(DS_HOOK_cuMemcpy, DS_REAL(cuMemcpy)(dst, src, n), dst, src, n, NULL, sd,
+             sd ? "device to device copy" : "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst)) return DS_REAL(cuMemcpyAsync)(dst, src, n, s);
+    bool sd = is_dev(src);
+    DRV_COPY(DS_HOOK_cuMemcpyAsync, DS_REAL(cuMemcpyAsync)(dst, src, n, s), dst, src, n, s, sd,
+             sd ? "device to device copy" : "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyHtoD_v2)(dst, src, n);
+    DRV_COPY(DS_HOOK_cuMemcpyHtoD_v2, DS_REAL(cuMemcpyHtoD_v2)(dst, src, n), dst, src, n, NULL,
+             false, "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyHtoDAsync_v2)(dst, src, n, s);
+    DRV_COPY(DS_HOOK_cuMemcpyHtoDAsync_v2, DS_REAL(cuMemcpyHtoDAsync_v2)(dst, src, n, s), dst, src,
+             n, s, false, "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyDtoD_v2)(dst, src, n);
+    DRV_COPY(DS_HOOK_cuMemcpyDtoD_v2, DS_REAL(cuMemcpyDtoD_v2)(dst, src, n), dst, src, n, NULL,
+             true, "device to device copy");
+}
+
+CUresult ds_policy_cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyDtoDAsync_v2)(dst, src, n, s);
+    DRV_COPY(DS_HOOK_cuMemcpyDtoDAsync_v2, DS_REAL(cuMemcpyDtoDAsync_v2)(dst, src, n, s), dst, src,
+             n, s, true, "device to device copy");
+}
+
+#define DRV_SET(hook, call, dst, value, elem, count, s)                                     \
+    do {                                                                                    \
+        CUresult st_ = call;                                                                \
+        if (DS_UNLIKELY(ds_hash_on()))                                                      \
+            ds_hash_write_record(hook, (s), (dst), (size_t)(count) * (elem),               \
+                                 set_digest((value), (elem), (count)), true, (int)st_,      \
+                                 "memset");                                                 \
+        return st_;                                                                         \
+    } while (0)
+
+CUresult ds_policy_cuMemsetD8_v2(CUdeviceptr dst, unsigned char uc, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD8_v2, DS_REAL(cuMemsetD8_v2)(dst, uc, N), dst, uc, 1, N, NULL);
+}
+
+CUresult ds_policy_cuMemsetD32_v2(CUdeviceptr dst, unsigned int ui, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD32_v2, DS_REAL(cuMemsetD32_v2)(dst, ui, N), dst, ui, 4, N, NULL);
+}
+
+CUresult ds_policy_cuMemsetD8Async(CUdeviceptr dst, unsigned char uc, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD8Async, DS_REAL(cuMemsetD8Async)(dst, uc, N, s), dst, uc, 1, N, s);
+}
+
+CUresult ds_policy_cuMemsetD32Async(CUdeviceptr dst, unsigned int ui, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD32Async, DS_REAL(cuMemsetD32Async)(dst, ui, N, s), dst, ui, 4, N, s);
+}

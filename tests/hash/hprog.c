@@ -1,0 +1,263 @@
+/* hprog: a chain of fake kernels, copies and memsets for hash mode (tests/hash). Linked
+ * against the fake libcudart.so.13 and libcuda.so.1, whose kernels run their host bodies
+ * on "device" memory that is host memory.
+ *
+ *   hprog clean     two steps of the chain; every call writes the same bits in every run
+ *   hprog noisy     the same, but kernel `perturb` mixes the process id into its output:
+ *                   it alone diverges between two runs; later calls inherit it
+ *   hprog swap      as clean, but in the second step `scale` runs before `axpy` (another
+ *                   call sequence)
+ *   hprog fork      one step, then a forked child runs fill and perturb and exits
+ *   hprog bench N KIB   N launches of a kernel reaching one KIB-KiB buffer, timed
+ * Every step is its own exported function, so stacks name it. Prints a checksum. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+
+#undef cuGetProcAddress
+
+void __cudaRegisterFunction(void **fatCubinHandle, const char *hostFun, char *deviceFun,
+                            const char *deviceName, int thread_limit, uint3 *tid, uint3 *bid,
+                            dim3 *bDim, dim3 *gDim, int *wSize);
+cudaError_t __cudaGetKernel(cudaKernel_t *kernel, const void *hostFun);
+cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 g, dim3 b, void **args, size_t smem,
+                               cudaStream_t s);
+int fake_rt_kernel_define(const void *stub, void (*body)(void **), int nparams, const size_t *sizes);
+int fake_drv_kernel_define(const char *name, void (*body)(void **), int nparams, const size_t *sizes);
+
+#define NOINL __attribute__((noinline, visibility("default")))
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+#define N 4096
+
+/* kernel names (mangled, as nvcc would name them) */
+#define K_FILL "_Z9fill_iotaPji"
+#define K_PERTURB "_Z7perturbPjPKji"
+#define K_AXPY "_Z4axpyPjPKji"
+#define K_SCALE "_Z5scalePjPKjj"
+#define K_SUM "_Z6reducePjPKji"
+#define K_SIDE "_Z4sidePji"
+
+static int noisy;
+
+/* bodies: args[i] points at parameter i */
+static void b_fill(void **a)
+{
+    unsigned *x = *(unsigned **)a[0];
+    int n = *(int *)a[1];
+    for (int i = 0; i < n; i++) x[i] = (unsigned)i * 2654435761u;
+}
+static void b_perturb(void **a)
+{
+    unsigned *y = *(unsigned **)a[0];
+    const unsigned *x = *(const unsigned **)a[1];
+    int n = *(int *)a[2];
+    for (int i = 0; i < n; i++) y[i] = x[i] ^ 0x5bd1e995u;
+    if (noisy) y[7] += (unsigned)getpid(); /* the run-dependent bits */
+}
+static void b_axpy(void **a)
+{
+    unsigned *y = *(unsigned **)a[0];
+    const unsigned *x = *(const unsigned **)a[1];
+    int n = *(int *)a[2];
+    for (int i = 0; i < n; i++) y[i] += 3u * x[i];
+}
+static void b_scale(void **a)
+{
+    unsigned *y = *(unsigned **)a[0];
+    const unsigned *x = *(const unsigned **)a[1];
+    unsigned f = *(unsigned *)a[2];
+    for (int i = 0; i < N; i++) y[i] = x[i] * f;
+}
+static void b_sum(void **a)
+{
+    unsigned *out = *(unsigned **)a[0];
+    const unsigned *x = *(const unsigned **)a[1];
+    int n = *(int *)a[2];
+    unsigned s = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    *out = s;
+}
+static void b_side(void **a)
+{
+    unsigned *z = *(unsigned **)a[0];
+    int n = *(int *)a[1];
+    for (int i = 0; i < n; i++) z[i] += 1;
+}
+
+/* stubs: distinct bodies so none are folded */
+static volatile int touched;
+static void s_fill(void) { touched = 1; }
+static void s_perturb(void) { touched = 2; }
+static void s_scale(void) { touched = 3; }
+static void s_side(void) { touched = 4; }
+
+static void *fatbin[1];
+static cudaKernel_t h_perturb;
+static CUfunction f_axpy, f_sum;
+static unsigned *d_x, *d_y, *d_w, *d_v, *d_out, *d_side;
+static const dim3 G = {16, 1, 1}, B = {256, 1, 1};
+
+static void setup(void)
+{
+    static const size_t p_ptr_int[] = {8, 4}, p_ptr_ptr_int[] = {8, 8, 4},
+                        p_ptr_ptr_uint[] = {8, 8, 4};
+    struct { void (*stub)(void); const char *name; void (*body)(void **); int np; const size_t *sz; } rt[] = {
+        {s_fill, K_FILL, b_fill, 2, p_ptr_int},
+        {s_perturb, K_PERTURB, b_perturb, 3, p_ptr_ptr_int},
+        {s_scale, K_SCALE, b_scale, 3, p_ptr_ptr_uint},
+        {s_side, K_SIDE, b_side, 2, p_ptr_int},
+    };
+    for (size_t i = 0; i < sizeof rt / sizeof *rt; i++) {
+        __cudaRegisterFunction(fatbin, (const char *)rt[i].stub, (char *)rt[i].name, rt[i].name,
+                               -1, NULL, NULL, NULL, NULL, NULL);
+        fake_rt_kernel_define((const void *)rt[i].stub, rt[i].body, rt[i].np, rt[i].sz);
+    }
+    __cudaGetKernel(&h_perturb, (const void *)s_perturb);
+    fake_drv_kernel_define(K_AXPY, b_axpy, 3, p_ptr_ptr_int);
+    fake_drv_kernel_define(K_SUM, b_sum, 3, p_ptr_ptr_int);
+    cuModuleGetFunction(&f_axpy, NULL, K_AXPY);
+    cuModuleGetFunction(&f_sum, NULL, K_SUM);
+    cudaMalloc((void **)&d_x, N * 4);
+    cudaMalloc((void **)&d_y, N * 4);
+    cudaMalloc((void **)&d_w, N * 4);
+    cudaMalloc((void **)&d_v, N * 4);
+    cudaMalloc((void **)&d_out, 64);
+    cudaMalloc((void **)&d_side, N * 4);
+}
+
+/* ---- the steps of the chain, each its own frame ------------------------------------------- */
+NOINL int step_upload(void)
+{
+    static unsigned host[N];
+    for (int i = 0; i < N; i++) host[i] = (unsigned)i;
+    int r = cudaMemcpy(d_side, host, sizeof host, cudaMemcpyHostToDevice);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_fill(void)
+{
+    int n = N;
+    void *args[] = {&d_x, &n};
+    int r = cudaLaunchKernel((const void *)s_fill, G, B, args, 0, NULL);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_perturb(void)
+{
+    int n = N;
+    void *args[] = {&d_y, &d_x, &n};
+    int r = __cudaLaunchKernel(h_perturb, G, B, args, 0, NULL);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_copy(void)
+{
+    int r = cudaMemcpy(d_w, d_y, N * 4, cudaMemcpyDeviceToDevice);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_side(void)
+{
+    int n = N;
+    void *args[] = {&d_side, &n};
+    int r = cudaLaunchKernel((const void *)s_side, G, B, args, 0, NULL);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_axpy(void)
+{
+    int n = N;
+    void *params[] = {&d_w, &d_x, &n};
+    int r = cuLaunchKernel(f_axpy, 16, 1, 1, 256, 1, 1, 0, NULL, params, NULL);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_scale(void)
+{
+    unsigned f = 5;
+    void *args[] = {&d_v, &d_w, &f};
+    cudaLaunchConfig_t c = {.gridDim = G, .blockDim = B};
+    int r = cudaLaunchKernelExC(&c, (const void *)s_scale, args);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_memset(void)
+{
+    int r = cudaMemset(d_out, 0, 64);
+    KEEP_FRAME();
+    return r;
+}
+NOINL int step_sum(void)
+{
+    /* packed parameters, as Triton and hand-written driver code pass them */
+    struct { unsigned *out; const unsigned *x; int n; } pk = {d_out, d_v, N};
+    size_t sz = sizeof pk;
+    void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &pk, CU_LAUNCH_PARAM_BUFFER_SIZE, &sz,
+                     CU_LAUNCH_PARAM_END};
+    CUlaunchConfig c = {.gridDimX = 1, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 256,
+                        .blockDimY = 1, .blockDimZ = 1};
+    int r = cuLaunchKernelEx(&c, f_sum, NULL, extra);
+    KEEP_FRAME();
+    return r;
+}
+
+static int bench(long n, long kib)
+{
+    unsigned *buf;
+    size_t bytes = (size_t)kib << 10;
+    if (cudaMalloc((void **)&buf, bytes ? bytes : 4) != cudaSuccess) return 1;
+    int cnt = bytes >= 256 ? 64 : 1;
+    void *args[] = {&buf, &cnt};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (long i = 0; i < n; i++) cudaLaunchKernel((const void *)s_side, G, B, args, 0, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / (double)n;
+    printf("bench launches=%ld kib=%ld ns_per_launch=%.0f\n", n, kib, ns);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "clean";
+    noisy = !strcmp(mode, "noisy");
+    int swap = !strcmp(mode, "swap");
+    setup();
+    if (!strcmp(mode, "bench")) return bench(argc > 2 ? atol(argv[2]) : 1000, argc > 3 ? atol(argv[3]) : 0);
+    int bad = 0;
+    if (!strcmp(mode, "fork")) {
+        bad |= step_fill();
+        pid_t pid = fork();
+        if (pid == 0) _exit(step_fill() | step_perturb());
+        int ws = 1;
+        waitpid(pid, &ws, 0);
+        printf("hprog fork status=%d child=%d\n", bad, ws);
+        return bad || ws;
+    }
+    for (int step = 0; step < 2; step++) {
+        bad |= step_upload();
+        bad |= step_fill();
+        bad |= step_perturb();
+        bad |= step_copy();
+        bad |= step_side();
+        if (swap && step == 1) {
+            bad |= step_scale();
+            bad |= step_axpy();
+        } else {
+            bad |= step_axpy();
+            bad |= step_scale();
+        }
+        bad |= step_memset();
+        bad |= step_sum();
+    }
+    unsigned out;
+    cudaMemcpy(&out, d_out, 4, cudaMemcpyDeviceToHost);
+    printf("hprog %s status=%d sum=%u\n", mode, bad, out);
+    return bad ? 1 : 0;
+}

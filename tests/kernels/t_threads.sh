@@ -1,0 +1,23 @@
+#!/bin/bash
+# 16 threads launching through four entry points (a trampoline among them): one event per
+# site, exact counts, whole lines; in strict mode nothing flagged runs.
+. "$(dirname "$0")/lib_kernels.sh"
+DETSHIM_MODE=log run_shim "$PROGS/kprog" threads 16 500 > out 2> err
+L=$(onelog)
+check "valid log (whole lines, seq without gaps)" "$PYTHON" "$LOGCHECK" "$L"
+check "four events, one per site, named by the thread function" \
+    [ "$(q 'select(.type=="event" and .layer=="kernels")|"\(.stack[1].function) \(.symbol) \(.kernel_mangled=="'"$K_INDEX"'")"' | sort | paste -sd'|')" = \
+      "thread_drv cuLaunchKernel true|thread_ptr cuLaunchKernel true|thread_rt cudaLaunchKernel true|thread_stub __cudaLaunchKernel true" ]
+check "exact site counts (16 x 500 each)" \
+    [ "$(q 'select(.type=="summary")|[.sites[]|select(.layer=="kernels")|.count]|@csv')" = "8000,8000,8000,8000" ]
+check "exact call counts" \
+    [ "$(q 'select(.type=="summary")|.calls|"\(.cudaLaunchKernel) \(.__cudaLaunchKernel) \(.cuLaunchKernel)"')" = "16000 8000 16000" ]
+check "the fake ran every launch" [ "$(launched "$K_INDEX") $(launched "$K_AXPY")" = "32000 8000" ]
+check "clean kernel never recorded" [ "$(grep -c "$K_AXPY" "$L")" -eq 0 ]
+fresh
+DETSHIM_MODE=strict run_shim "$PROGS/kprog" threads 16 200 > out 2> err
+check "strict: four blocked sites, exact counts" \
+    [ "$(q 'select(.type=="summary")|[.sites[]|select(.layer=="kernels")|"\(.action):\(.count)"]|unique|@csv')" = '"blocked:3200"' ]
+check "strict: one paragraph per site" [ "$(grep -c '^detshim: strict mode refused' err)" -eq 4 ]
+check "strict: no flagged launch ran, every clean one did" [ "$(launched "$K_INDEX") $(launched "$K_AXPY")" = "0 3200" ]
+finish

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,17 +7,17 @@
 
 #include "fake_record.h"
 
+static const char *record_path;
+static void read_path(void) { record_path = getenv("DETSHIM_FAKE_RECORD"); }
+
 __attribute__((visibility("hidden"))) void fake_record(const char *fmt, ...)
 {
     /* read once: the cost of a fake call must not depend on the environment's size
      * (tests/bench counts instructions per call) */
-    static const char *path;
-    static int read;
-    if (!__atomic_load_n(&read, __ATOMIC_ACQUIRE)) {
-        path = getenv("DETSHIM_FAKE_RECORD");
-        __atomic_store_n(&read, 1, __ATOMIC_RELEASE);
-    }
-    if (!path || !*path) return;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_path);
+    if (!record_path || !*record_path) return;
+    const char *path = record_path;
     char line[4096];
     va_list ap;
     va_start(ap, fmt);

@@ -5,6 +5,7 @@
  *   kprog all            every entry point x {index, force, axpy, fill}, twice from one
  *                        call site each; prints "<entry> <kernel> status=<n>"
  *   kprog threads T N    T threads, each N launches of index through cudaLaunchKernel,
+ *                        (with KPROG_FORKS=K a further thread forks and execs K times meanwhile)
  *                        __cudaLaunchKernel, cuLaunchKernel and a cuGetProcAddress_v2
  *                        pointer, and N of axpy through cudaLaunchKernel
  *   kprog reduce         one launch of clean_reduce (listed by a scanner file in a test)
@@ -17,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels_common.h"
 
@@ -335,6 +338,37 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* With KPROG_FORKS=K: one more thread forks K times while the others launch; each child
+ * launches once through every hooked family (so it logs to its own file) and execs
+ * /bin/true (the shim preloaded into it, inert). */
+NOINL void child_launches(void)
+{
+    thread_rt();
+    thread_drv();
+    thread_ptr();
+    KEEP_FRAME();
+}
+
+static void *forker_main(void *arg)
+{
+    int k = *(int *)arg, forked = 0;
+    for (int i = 0; i < k; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            child_launches();
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+        }
+        if (p > 0) {
+            int st;
+            waitpid(p, &st, 0);
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 0) forked++;
+        }
+    }
+    printf("forked %d children, all exited 0\n", forked);
+    return NULL;
+}
+
 /* ---- the hook's cost: N launches of a clean kernel each way, ns per launch ------------- */
 static double now(void)
 {
@@ -375,8 +409,13 @@ int main(int argc, char **argv)
         per_thread = atoi(argv[3]);
         pthread_t th[64];
         if (t > 64) t = 64;
+        const char *forks = getenv("KPROG_FORKS");
+        int k = forks ? atoi(forks) : 0;
+        pthread_t forker;
+        if (k > 0) pthread_create(&forker, NULL, forker_main, &k);
         for (int i = 0; i < t; i++) pthread_create(&th[i], NULL, thread_main, NULL);
         for (int i = 0; i < t; i++) pthread_join(th[i], NULL);
+        if (k > 0) pthread_join(forker, NULL);
     } else if (!strcmp(cmd, "bench") && argc == 3) {
         bench(atol(argv[2]));
     } else if (!strcmp(cmd, "reduce")) {

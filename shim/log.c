@@ -101,9 +101,18 @@ static void default_template(char *out, size_t sz)
 static void write_all(const char *rec, size_t len)
 {
     if (log_fd < 0) return;
-    ssize_t w = write(log_fd, rec, len);
+    ssize_t w;
+    do
+        w = write(log_fd, rec, len);
+    while (w < 0 && errno == EINTR);
     if (w == (ssize_t)len) return;
     int err = w < 0 ? errno : ENOSPC;
+    if (w > 0) {
+        /* A full disk took part of the record: cut it off again, so that every line in
+         * the file stays a whole record (appends after it fail the same way). */
+        off_t end = lseek(log_fd, 0, SEEK_END);
+        if (end >= (off_t)w && ftruncate(log_fd, end - (off_t)w) != 0) err = errno;
+    }
     int expected = 0;
     if (atomic_compare_exchange_strong(&write_error_said, &expected, 1))
         say("detshim: cannot write the log %s: %s; records after this one may be missing "

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
-c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch --suite fuzz-replay)
+c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch --suite hash --suite fuzz-replay)
 fuzz_seconds=${DETSHIM_FUZZ_SECONDS:-30}
 rc=0
 results=()
@@ -48,14 +48,14 @@ if [ $quick -eq 0 ]; then
 
     step "ASan + UBSan build"
     if build build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
-        DETSHIM_SANITIZED=1 ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 \
+        DETSHIM_SANITIZED=address ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             run build-asan "${c_suites[@]}" --timeout-multiplier 3
     fi
 
     step "TSan build"
     if build build-tsan -Db_sanitize=thread -Db_lundef=false; then
-        DETSHIM_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 \
+        DETSHIM_SANITIZED=thread TSAN_OPTIONS=halt_on_error=1 \
             run build-tsan "${c_suites[@]}" --timeout-multiplier 3
     fi
 

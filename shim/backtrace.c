@@ -39,10 +39,35 @@ static int raw_backtrace(void **raw, int max)
 #define raw_backtrace unw_backtrace
 #endif
 
+/* fork() while another thread is inside libunwind would leave its internal locks held
+ * in the child, which then hangs at its first stack capture. Captures hold this lock
+ * shared; fork's prepare handler takes it exclusively (writers first, so 16 capturing
+ * threads cannot starve a fork), so no thread is inside libunwind when fork happens. */
+static pthread_rwlock_t unwind_lock;
+static void unwind_lock_init(void)
+{
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&unwind_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+static void fork_prepare(void) { pthread_rwlock_wrlock(&unwind_lock); }
+static void fork_parent(void) { pthread_rwlock_unlock(&unwind_lock); }
+static void fork_child(void) { unwind_lock_init(); }
+
+void ds_bt_init(void)
+{
+    unwind_lock_init();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 int ds_bt_capture(void **ips, int max)
 {
     void *raw[DS_MAX_FRAMES + 16];
+    pthread_rwlock_rdlock(&unwind_lock);
     int n = raw_backtrace(raw, DS_MAX_FRAMES + 16);
+    pthread_rwlock_unlock(&unwind_lock);
     int k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!ds_addr_is_self(raw[i])) ips[k++] = raw[i];
@@ -155,7 +180,9 @@ void ds_bt_render(struct jbuf *jb, const char *key, void *const *ips, int n)
 {
     enum { WALK = DS_MAX_FRAMES + 32 };
     struct named_frame *fr = malloc(sizeof *fr * WALK);
+    pthread_rwlock_rdlock(&unwind_lock);
     int nw = fr ? walk_names(fr, WALK) : 0;
+    pthread_rwlock_unlock(&unwind_lock);
     jb_arr_begin(jb, key);
     int w = 0; /* cursor frames are matched in order */
     for (int i = 0; i < n; i++) {

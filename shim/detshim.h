@@ -187,6 +187,8 @@ void ds_pins_apply(void);                 /* constructor, enforce/strict only */
 void ds_pins_header(struct jbuf *jb);     /* "pins":[...] for the header */
 
 /* ---- backtraces (backtrace.c) ------------------------------------------------------- */
+/* Set up the capture lock and its fork handlers (constructor, once). */
+void ds_bt_init(void);
 /* Raw return addresses of the caller's stack, frames inside the shim dropped. */
 int ds_bt_capture(void **ips, int max);
 /* Symbolise (module, offset, demangled function) into a JSON array named key. */

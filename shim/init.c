@@ -30,6 +30,7 @@ __attribute__((constructor)) static void ds_init(void)
         ds_cfg.mode = DS_MODE_OFF;
     } else {
         ds_pins_apply();
+        ds_bt_init();
         pthread_atfork(NULL, NULL, atfork_child);
     }
     ds_depth--;

@@ -29,7 +29,7 @@ finish() {
     if [ "$FAIL" -eq 0 ]; then rm -rf "$T"; exit 0; fi
     echo "(kept $T)"; exit 1
 }
-# Under a sanitizer build (DETSHIM_SANITIZED=1) some tests check properties of the
+# Under a sanitizer build (DETSHIM_SANITIZED=address or thread) some tests check properties of the
 # release artefact that an instrumented library cannot have: they skip (exit 77).
 skip_if_sanitized() {
     if [ -n "${DETSHIM_SANITIZED:-}" ]; then echo "skipped under a sanitizer build: $*"; rm -rf "$T"; exit 77; fi

@@ -11,6 +11,8 @@
 #include <dlfcn.h>
 #include <libunwind.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,34 +42,44 @@ static int raw_backtrace(void **raw, int max)
 #endif
 
 /* fork() while another thread is inside libunwind would leave its internal locks held
- * in the child, which then hangs at its first stack capture. Captures hold this lock
- * shared; fork's prepare handler takes it exclusively (writers first, so 16 capturing
- * threads cannot starve a fork), so no thread is inside libunwind when fork happens. */
-static pthread_rwlock_t unwind_lock;
-static void unwind_lock_init(void)
-{
-    pthread_rwlockattr_t a;
-    pthread_rwlockattr_init(&a);
-    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&unwind_lock, &a);
-    pthread_rwlockattr_destroy(&a);
-}
-static void fork_prepare(void) { pthread_rwlock_wrlock(&unwind_lock); }
-static void fork_parent(void) { pthread_rwlock_unlock(&unwind_lock); }
-static void fork_child(void) { unwind_lock_init(); }
+ * in the child, which then hangs at its first stack capture. A gate of two atomics
+ * keeps captures and fork apart: a capture counts itself in `active` unless a fork is
+ * pending; fork's prepare handler raises `forking` and waits for `active` to drain; both
+ * are cleared after the fork, in the parent and in the child. (No pthread lock: a lock
+ * the forking thread holds cannot be released by the child, whose thread id differs.) */
+static _Atomic int unwind_active, unwind_forking;
 
-void ds_bt_init(void)
+static void gate_enter(void)
 {
-    unwind_lock_init();
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    for (;;) {
+        while (atomic_load(&unwind_forking)) sched_yield();
+        atomic_fetch_add(&unwind_active, 1);
+        if (!atomic_load(&unwind_forking)) return;
+        atomic_fetch_sub(&unwind_active, 1); /* a fork came first: let it go */
+    }
 }
+static void gate_leave(void) { atomic_fetch_sub(&unwind_active, 1); }
+
+static void fork_prepare(void)
+{
+    atomic_store(&unwind_forking, 1);
+    while (atomic_load(&unwind_active)) sched_yield();
+}
+static void fork_parent(void) { atomic_store(&unwind_forking, 0); }
+static void fork_child(void)
+{
+    atomic_store(&unwind_active, 0);
+    atomic_store(&unwind_forking, 0);
+}
+
+void ds_bt_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 
 int ds_bt_capture(void **ips, int max)
 {
     void *raw[DS_MAX_FRAMES + 16];
-    pthread_rwlock_rdlock(&unwind_lock);
+    gate_enter();
     int n = raw_backtrace(raw, DS_MAX_FRAMES + 16);
-    pthread_rwlock_unlock(&unwind_lock);
+    gate_leave();
     int k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!ds_addr_is_self(raw[i])) ips[k++] = raw[i];
@@ -180,9 +192,9 @@ void ds_bt_render(struct jbuf *jb, const char *key, void *const *ips, int n)
 {
     enum { WALK = DS_MAX_FRAMES + 32 };
     struct named_frame *fr = malloc(sizeof *fr * WALK);
-    pthread_rwlock_rdlock(&unwind_lock);
+    gate_enter();
     int nw = fr ? walk_names(fr, WALK) : 0;
-    pthread_rwlock_unlock(&unwind_lock);
+    gate_leave();
     jb_arr_begin(jb, key);
     int w = 0; /* cursor frames are matched in order */
     for (int i = 0; i < n; i++) {

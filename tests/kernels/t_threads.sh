@@ -16,8 +16,11 @@ check "the fake ran every launch" [ "$(launched "$K_INDEX") $(launched "$K_AXPY"
 check "clean kernel never recorded" [ "$(grep -c "$K_AXPY" "$L")" -eq 0 ]
 fresh
 # the same while another thread forks and execs: no deadlock, whole lines, exact counts,
-# every child with its own valid log (also under ASan and TSan: this is the test that
-# found a child hanging on a libunwind lock another thread held at fork time)
+# every child with its own valid log (this test found a child hanging on a libunwind lock
+# another thread held at fork time). Runs in the plain and TSan builds; not under ASan,
+# whose own allocator lock can be held by another thread at fork, so that the child hangs
+# at its first malloc inside the sanitizer runtime (seen in __asan::Allocator::Allocate).
+if [ "${DETSHIM_SANITIZED:-}" != address ]; then
 KPROG_FORKS=25 DETSHIM_MODE=log run_shim "$PROGS/kprog" threads 16 300 > out 2> err
 check "fork+exec during launches: every child ran and exited 0" grep -qx "forked 25 children, all exited 0" out
 P=$(for f in $(logs); do head -n1 "$f" | jq -r 'select(.cmdline|length==4)|.log'; done | head -n1)
@@ -27,6 +30,7 @@ check "fork+exec: 26 logs (parent + 25 children), all valid" \
     bash -c "[ \$(ls $T/log-*.jsonl | wc -l) -eq 26 ] && '$PYTHON' '$LOGCHECK' $T/log-*.jsonl"
 check "fork+exec: each child logged its own three launches" \
     [ "$(for f in $(logs); do [ "$f" = "$P" ] || jq -r 'select(.type=="event" and .layer=="kernels")|.symbol' "$f" | sort | paste -sd,; done | sort -u)" = "cuLaunchKernel,cuLaunchKernel,cudaLaunchKernel" ]
+fi
 fresh
 DETSHIM_MODE=strict run_shim "$PROGS/kprog" threads 16 200 > out 2> err
 check "strict: four blocked sites, exact counts" \

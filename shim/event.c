@@ -87,6 +87,20 @@ bool ds_event_capture(struct ds_event *ev, enum ds_hook hook, enum ds_action act
     return first;
 }
 
+/* The fields every event record starts with (the full and the short form alike). */
+static void event_head(struct jbuf *jb, const struct ds_event *ev, const char *detail,
+                       size_t detail_len)
+{
+    ds_record_begin(jb, "event");
+    jb_str(jb, "layer", ds_layers[ev->layer].name);
+    jb_str(jb, "symbol", ds_hooks[ev->hook].name);
+    jb_str(jb, "action", ds_action_name(ev->action));
+    jb_str(jb, "mode", ds_mode_name(ds_cfg.mode));
+    jb_strn(jb, "detail", detail, detail_len);
+    jb_hex(jb, "site", ev->site);
+    jb_uint(jb, "count", ev->count);
+}
+
 void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn extra, void *arg)
 {
     /* Events are rare (once per site), so this is no hot path: a heap buffer keeps
@@ -99,14 +113,7 @@ void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn ext
         jb_init(&jb, big, BIG);
     else
         jb_init(&jb, fallback, 0); /* overflows at once: the short form below */
-    ds_record_begin(&jb, "event");
-    jb_str(&jb, "layer", ds_layers[ev->layer].name);
-    jb_str(&jb, "symbol", ds_hooks[ev->hook].name);
-    jb_str(&jb, "action", ds_action_name(ev->action));
-    jb_str(&jb, "mode", ds_mode_name(ds_cfg.mode));
-    jb_str(&jb, "detail", detail);
-    jb_hex(&jb, "site", ev->site);
-    jb_uint(&jb, "count", ev->count);
+    event_head(&jb, ev, detail, detail ? strlen(detail) : 0);
     if (extra) extra(&jb, arg);
     ds_bt_render(&jb, "stack", ev->ips, ev->nips);
     if (ds_pystack_render) ds_pystack_render(&jb);
@@ -114,14 +121,7 @@ void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn ext
     if (!jb_finish(&jb)) {
         /* too big (a huge detail or stack): keep the facts, drop the stack */
         jb_init(&jb, fallback, sizeof fallback);
-        ds_record_begin(&jb, "event");
-        jb_str(&jb, "layer", ds_layers[ev->layer].name);
-        jb_str(&jb, "symbol", ds_hooks[ev->hook].name);
-        jb_str(&jb, "action", ds_action_name(ev->action));
-        jb_str(&jb, "mode", ds_mode_name(ds_cfg.mode));
-        jb_strn(&jb, "detail", detail, detail ? strnlen(detail, 1024) : 0);
-        jb_hex(&jb, "site", ev->site);
-        jb_uint(&jb, "count", ev->count);
+        event_head(&jb, ev, detail, detail ? strnlen(detail, 1024) : 0);
         jb_bool(&jb, "truncated", true);
         jb_obj_end(&jb);
         if (!jb_finish(&jb)) {

@@ -155,6 +155,10 @@ const char *ds_action_name(enum ds_action a);
 /* Make sure this process's log exists and holds its header: one load once settled. */
 extern _Atomic int ds_log_settled;
 void ds_log_touch_slow(void);
+static inline bool ds_log_is_settled(void)
+{
+    return atomic_load_explicit(&ds_log_settled, memory_order_acquire) != 0;
+}
 static inline void ds_log_touch(void)
 {
     if (DS_LIKELY(atomic_load_explicit(&ds_log_settled, memory_order_acquire))) return;
@@ -239,12 +243,21 @@ extern _Atomic uint64_t ds_hook_calls[DS_HOOK_COUNT];
 uint64_t ds_hash64(const void *data, size_t n, uint64_t seed);
 
 /* ---- the wrapper skeleton (hooks.c) -------------------------------------------------- */
-/* Entering and leaving a policy: counts the call, opens the log on first use. */
+/* Every call a layer sees: counted, and the log opened on first use. */
+static inline void ds_count_only(enum ds_hook id)
+{
+    atomic_fetch_add_explicit(&ds_hook_calls[id], 1, memory_order_relaxed);
+}
+static inline void ds_count(enum ds_hook id)
+{
+    ds_count_only(id);
+    ds_log_touch();
+}
+/* Entering and leaving a policy: counts the call, holds the reentrancy guard. */
 static inline void ds_enter(enum ds_hook id)
 {
     ds_depth++;
-    atomic_fetch_add_explicit(&ds_hook_calls[id], 1, memory_order_relaxed);
-    ds_log_touch();
+    ds_count(id);
 }
 static inline void ds_leave(void) { ds_depth--; }
 

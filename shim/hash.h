@@ -21,6 +21,12 @@ static inline bool ds_hash_on(void)
     return ds_hash_on_slow() && ds_layer_active(DS_LAYER_HASH);
 }
 
+/* True once hash mode is known to be off (the hot hooks' check; false while unread). */
+static inline bool ds_hash_off(void)
+{
+    return atomic_load_explicit(&ds_hash_state, memory_order_relaxed) == 1;
+}
+
 /* Parse DETSHIM_HASH: returns 0 and sets *on, or -1 after one message on err_fd naming
  * the variable, the value and the accepted values (hash mode then stays off). */
 int ds_hash_parse(const char *v, bool *on, int err_fd);

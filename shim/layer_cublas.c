@@ -37,7 +37,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hooks.h"
+#include "fast.h"
 
 /* ---- settings ----------------------------------------------------------------------- */
 #define WS_SIZE_DEFAULT ((size_t)32 << 20)
@@ -248,12 +248,28 @@ struct hstate {
 };
 
 static struct hstate handles[MAX_HANDLES];
+/* The gemm fast check's view of handles[i] (fast.h): the same slots. */
+struct ds_cublas_fast ds_cublas_fast[DS_CUBLAS_SLOTS];
+_Static_assert(MAX_HANDLES == DS_CUBLAS_SLOTS, "one fast entry per handle slot");
 static pthread_mutex_t slow = PTHREAD_MUTEX_INITIALIZER;
 static bool said_handles_full, said_streams_full, said_bufs_full, said_grow;
 
 static inline unsigned hash_ptr(uintptr_t k, unsigned mask)
 {
     return (unsigned)(((uint64_t)k >> 4) * 0x9e3779b97f4a7c15ull >> 40) & mask;
+}
+
+/* The handle's stream or workspace changed (or the slot changed hands): an answer the gemm
+ * check published for the old state no longer holds. */
+static void hchanged(struct hstate *h)
+{
+    atomic_fetch_add_explicit(&ds_cublas_fast[h - handles].ver, 1, memory_order_release);
+}
+static void hkey(struct hstate *h, uintptr_t k)
+{
+    atomic_store_explicit(&h->key, k, memory_order_release);
+    atomic_store_explicit(&ds_cublas_fast[h - handles].key, k, memory_order_relaxed);
+    hchanged(h);
 }
 
 static struct hstate *hfind(cublasHandle_t handle)
@@ -336,7 +352,7 @@ static struct hstate *hadd(cublasHandle_t handle)
         pthread_mutex_unlock(&slow);
         return NULL;
     }
-    if (h) atomic_store_explicit(&h->key, KEY_DEAD, memory_order_release); /* a missed destroy */
+    if (h) hkey(h, KEY_DEAD); /* a missed destroy */
     slot->device = device;
     slot->env_safe = wsconfig_safe(getenv("CUBLAS_WORKSPACE_CONFIG"));
     atomic_store_explicit(&slot->npairs, 0, memory_order_relaxed);
@@ -346,7 +362,7 @@ static struct hstate *hadd(cublasHandle_t handle)
     atomic_store_explicit(&slot->math_said, 0, memory_order_relaxed);
     /* a new handle runs on the legacy default stream */
     atomic_store_explicit(&slot->cur, pair_get_locked(slot, NULL), memory_order_relaxed);
-    atomic_store_explicit(&slot->key, k, memory_order_release);
+    hkey(slot, k);
     pthread_mutex_unlock(&slow);
     return slot;
 }
@@ -356,7 +372,7 @@ static void hdrop(cublasHandle_t handle)
     pthread_mutex_lock(&slow);
     struct hstate *h = hfind(handle);
     if (h) {
-        atomic_store_explicit(&h->key, KEY_DEAD, memory_order_release);
+        hkey(h, KEY_DEAD);
         int n = atomic_load_explicit(&h->npairs, memory_order_relaxed);
         for (int i = 0; i < n; i++) {
             struct pair *p = &h->pairs[i];
@@ -551,6 +567,7 @@ static bool install_own(cublasHandle_t handle, struct hstate *h, int pi, size_t 
         return false;
     }
     atomic_store_explicit(&h->ws, (uintptr_t)w.ptr, memory_order_relaxed);
+    hchanged(h);
     struct pair *p = &h->pairs[pi];
     /* once per pair: when its workspace is made, and the first time one replaces a
      * program's buffer */
@@ -589,6 +606,7 @@ cublasStatus_t ds_policy_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t 
     }
     atomic_store_explicit(&h->cur, pi, memory_order_relaxed);
     atomic_store_explicit(&h->ws, WS_DEFAULT, memory_order_relaxed); /* what cuBLAS just did */
+    hchanged(h);
     if (pi < 0 || !ds_enforcing()) return st;
     cfg_get();
     if (cfg.ws_size == 0) return st;
@@ -616,16 +634,34 @@ cublasStatus_t ds_policy_cublasSetWorkspace_v2(cublasHandle_t handle, void *work
         }
     }
     cublasStatus_t st = DS_REAL(cublasSetWorkspace_v2)(handle, workspace, size);
-    if (st == CUBLAS_STATUS_SUCCESS && h) atomic_store_explicit(&h->ws, id, memory_order_relaxed);
+    if (st == CUBLAS_STATUS_SUCCESS && h) {
+        atomic_store_explicit(&h->ws, id, memory_order_relaxed);
+        hchanged(h);
+    }
     return st;
 }
 
 /* ---- the routine check -------------------------------------------------------------- */
-/* Returns false when strict mode refuses the call (st then holds the status to return). */
+/* Returns false when strict mode refuses the call (st then holds the status to return).
+ * Every answer but a refusal holds until the handle's stream or workspace changes (the
+ * default pool's first pair, buffer owners and "already logged" are set once): it is
+ * published for the fast check, stamped with the version it was computed at. */
+static bool check_workspace_at(enum ds_hook hook, struct hstate *h, cublasHandle_t handle,
+                               cublasStatus_t *st);
 static bool check_workspace(enum ds_hook hook, cublasHandle_t handle, cublasStatus_t *st)
 {
     struct hstate *h = hfind(handle);
     if (!h) return true;
+    struct ds_cublas_fast *f = &ds_cublas_fast[h - handles];
+    uint32_t v = atomic_load_explicit(&f->ver, memory_order_acquire);
+    if (!check_workspace_at(hook, h, handle, st)) return false;
+    atomic_store_explicit(&f->ok_ver, v, memory_order_relaxed);
+    return true;
+}
+
+static bool check_workspace_at(enum ds_hook hook, struct hstate *h, cublasHandle_t handle,
+                               cublasStatus_t *st)
+{
     int pi = atomic_load_explicit(&h->cur, memory_order_relaxed);
     if (pi < 0) return true;
     struct pair *p = &h->pairs[pi];

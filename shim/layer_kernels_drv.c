@@ -13,8 +13,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "hash.h"
-#include "kernel.h"
+#include "fast.h"
 
 typedef CUresult (*launch_fn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                               unsigned, unsigned, CUstream, void **, void **);
@@ -219,37 +218,42 @@ static void pool_atfork(void) { pthread_atfork(NULL, NULL, pool_child); }
 #define TRAMP_LEAVE() \
     if (!direct_) ds_leave()
 
-static CUresult t_launch(struct tslot *s, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
-                         unsigned bx, unsigned by, unsigned bz, unsigned smem, CUstream st,
-                         void **params, void **extra)
+/* The launch trampolines do what a HOOK_FAST wrapper does: true means call the target
+ * straight away (the shim is on the stack, the layer is off, or the kernel is clean); the
+ * call is counted when the layer sees it. Otherwise t_launch & co. run the check. */
+static inline bool tramp_direct(const struct tslot *s, CUfunction f)
 {
-    TRAMP_ENTER(s, launch_fn, real);
-    CUresult r = direct_ ? real(f, gx, gy, gz, bx, by, bz, smem, st, params, extra)
-                         : launch(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st,
-                                  params, extra);
-    TRAMP_LEAVE();
+    if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return true;
+    ds_count(s->hook);
+    return ds_fast_launch_drv((uintptr_t)f);
+}
+
+static CUresult t_launch(struct tslot *s, launch_fn real, CUfunction f, unsigned gx, unsigned gy,
+                         unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
+                         CUstream st, void **params, void **extra)
+{
+    ds_depth++;
+    CUresult r = launch(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st, params, extra);
+    ds_leave();
     return r;
 }
 
-static CUresult t_ex(struct tslot *s, const CUlaunchConfig *c, CUfunction f, void **params,
-                     void **extra)
+static CUresult t_ex(struct tslot *s, launch_ex_fn real, const CUlaunchConfig *c, CUfunction f,
+                     void **params, void **extra)
 {
-    TRAMP_ENTER(s, launch_ex_fn, real);
-    CUresult r = direct_ ? real(c, f, params, extra)
-                         : launch_ex(s->hook, s->via, real, c, f, params, extra);
-    TRAMP_LEAVE();
+    ds_depth++;
+    CUresult r = launch_ex(s->hook, s->via, real, c, f, params, extra);
+    ds_leave();
     return r;
 }
 
-static CUresult t_coop(struct tslot *s, CUfunction f, unsigned gx, unsigned gy, unsigned gz,
-                       unsigned bx, unsigned by, unsigned bz, unsigned smem, CUstream st,
-                       void **params)
+static CUresult t_coop(struct tslot *s, launch_coop_fn real, CUfunction f, unsigned gx,
+                       unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                       unsigned smem, CUstream st, void **params)
 {
-    TRAMP_ENTER(s, launch_coop_fn, real);
-    CUresult r = direct_ ? real(f, gx, gy, gz, bx, by, bz, smem, st, params)
-                         : launch_coop(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st,
-                                       params);
-    TRAMP_LEAVE();
+    ds_depth++;
+    CUresult r = launch_coop(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st, params);
+    ds_leave();
     return r;
 }
 
@@ -286,23 +290,78 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
     return r;
 }
 
-/* One small function per slot and kind. */
-#define TR_DEFS(i)                                                                          \
+/* One small function per slot and kind. A launch trampoline (tl_, te_, tc_) checks and
+ * then calls its target, or its slow half (tls_, tes_, tcs_: the check said no). */
+#define TR_SLOW(i)                                                                           \
+    static DS_OPAQUE CUresult tls_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+                            unsigned by, unsigned bz, unsigned smem, CUstream st, void **p,  \
+                            void **e)                                                        \
+    {                                                                                        \
+        struct tslot *s = &pools[TK_LAUNCH][i];                                              \
+        launch_fn real = (launch_fn)atomic_load_explicit(&s->target, memory_order_acquire);  \
+        return t_launch(s, real, f, gx, gy, gz, bx, by, bz, smem, st, p, e);                 \
+    }                                                                                        \
+    static DS_OPAQUE CUresult tes_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)      \
+    {                                                                                        \
+        struct tslot *s = &pools[TK_EX][i];                                                  \
+        launch_ex_fn real = (launch_ex_fn)atomic_load_explicit(&s->target, memory_order_acquire); \
+        return t_ex(s, real, c, f, p, e);                                                    \
+    }                                                                                        \
+    static DS_OPAQUE CUresult tcs_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+                            unsigned by, unsigned bz, unsigned smem, CUstream st, void **p)  \
+    {                                                                                        \
+        struct tslot *s = &pools[TK_COOP][i];                                                \
+        launch_coop_fn real =                                                                \
+            (launch_coop_fn)atomic_load_explicit(&s->target, memory_order_acquire);          \
+        return t_coop(s, real, f, gx, gy, gz, bx, by, bz, smem, st, p);                      \
+    }
+#ifdef DS_FWD_PARAMS
+/* Jumps both ways, arguments untouched (as the HOOK_FAST wrappers in hooks.c). */
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wunknown-warning-option"
+#pragma GCC diagnostic ignored "-Wattribute-alias"
+#define TR_FRONT(i, name, slow, tk, pos)                                                     \
+    static long slow##_fwd_##i(DS_FWD_PARAMS) __attribute__((alias(#slow "_" #i)));         \
+    static long name##_##i(DS_FWD_PARAMS)                                                    \
+    {                                                                                        \
+        struct tslot *s = &pools[tk][i];                                                     \
+        ds_fwd_t real = (ds_fwd_t)atomic_load_explicit(&s->target, memory_order_acquire);    \
+        if (DS_LIKELY(tramp_direct(s, (CUfunction)a##pos))) return real(DS_FWD_ARGS);        \
+        return slow##_fwd_##i(DS_FWD_ARGS);                                                  \
+    }
+#define TR_LAUNCHERS(i) \
+    TR_FRONT(i, tl, tls, TK_LAUNCH, 0) TR_FRONT(i, te, tes, TK_EX, 1) TR_FRONT(i, tc, tcs, TK_COOP, 0)
+#else
+#define TR_LAUNCHERS(i)                                                                      \
     static CUresult tl_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
                            unsigned by, unsigned bz, unsigned smem, CUstream st, void **p,   \
                            void **e)                                                         \
     {                                                                                        \
-        return t_launch(&pools[TK_LAUNCH][i], f, gx, gy, gz, bx, by, bz, smem, st, p, e);    \
+        struct tslot *s = &pools[TK_LAUNCH][i];                                              \
+        launch_fn real = (launch_fn)atomic_load_explicit(&s->target, memory_order_acquire);  \
+        if (DS_LIKELY(tramp_direct(s, f))) return real(f, gx, gy, gz, bx, by, bz, smem, st, p, e); \
+        return tls_##i(f, gx, gy, gz, bx, by, bz, smem, st, p, e);                           \
     }                                                                                        \
     static CUresult te_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)       \
     {                                                                                        \
-        return t_ex(&pools[TK_EX][i], c, f, p, e);                                           \
+        struct tslot *s = &pools[TK_EX][i];                                                  \
+        launch_ex_fn real = (launch_ex_fn)atomic_load_explicit(&s->target, memory_order_acquire); \
+        if (DS_LIKELY(tramp_direct(s, f))) return real(c, f, p, e);                          \
+        return tes_##i(c, f, p, e);                                                          \
     }                                                                                        \
     static CUresult tc_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
                            unsigned by, unsigned bz, unsigned smem, CUstream st, void **p)   \
     {                                                                                        \
-        return t_coop(&pools[TK_COOP][i], f, gx, gy, gz, bx, by, bz, smem, st, p);           \
-    }                                                                                        \
+        struct tslot *s = &pools[TK_COOP][i];                                                \
+        launch_coop_fn real =                                                                \
+            (launch_coop_fn)atomic_load_explicit(&s->target, memory_order_acquire);          \
+        if (DS_LIKELY(tramp_direct(s, f))) return real(f, gx, gy, gz, bx, by, bz, smem, st, p); \
+        return tcs_##i(f, gx, gy, gz, bx, by, bz, smem, st, p);                              \
+    }
+#endif
+#define TR_DEFS(i)                                                                           \
+    TR_SLOW(i)                                                                               \
+    TR_LAUNCHERS(i)                                                                          \
     static CUresult tg_##i(CUgraphExec g, CUstream st)                                      \
     {                                                                                        \
         return t_graph(&pools[TK_GRAPH][i], g, st);                                          \

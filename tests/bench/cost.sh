@@ -3,7 +3,8 @@
 # time) against the fake vendor libraries, plus the start-up of a non-CUDA program.
 #   tests/bench/cost.sh SHIM KPROG BENCH_GEMM FAKES_DIR
 # Per-call cost = (Ir at 2N calls - Ir at N calls) / N, for a program without the shim
-# and under the shim in each mode; the table shows what the shim adds.
+# and under the shim in each mode; the table shows what the shim adds, per entry point.
+# Exits 1 when the shim adds more than GOAL (60) instructions to any of them.
 set -u
 SHIM=$1 KPROG=$2 GEMM=$3 FAKES=$4
 N=${N:-20000}
@@ -20,24 +21,31 @@ ir() { # ir ENV... -- CMD...: total instructions of the command
         --callgrind-out-file="$tmp/cg.out" "$@" >/dev/null 2>"$tmp/vg.err" || { cat "$tmp/vg.err" >&2; echo 0; return; }
     sed -n 's/^summary: \([0-9]*\).*/\1/p' "$tmp/cg.out" | head -n1
 }
-per_call() { # per_call CALLS_PER_UNIT ENV... -- PROG: instructions per call
-    local k=$1; shift
-    local a b
-    a=$(ir "$@" $N); b=$(ir "$@" $((2 * N)))
-    echo $(( (b - a) / (N * k) ))
+per_call() { # per_call ENV... -- CMD...: instructions per call (@N@ in CMD: the call count)
+    local envs=() a b
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    a=$(ir "${envs[@]}" -- "${@//@N@/$N}"); b=$(ir "${envs[@]}" -- "${@//@N@/$((2 * N))}")
+    echo $(( (b - a) / N ))
 }
 
+GOAL=${GOAL:-60}
+over=0
 printf '%-34s %10s %10s %10s %10s\n' "path (instructions per call)" "no shim" "off" "log" "enforce"
-for what in launch gemm; do
-    if [ $what = launch ]; then prog=("$KPROG" bench); k=4; else prog=("$GEMM"); k=1; fi
-    base=$(per_call $k X=1 -- "${prog[@]}")
+for what in cudaLaunchKernel __cudaLaunchKernel cuLaunchKernel cuLaunchKernel-pointer cublasSgemm_v2; do
+    case $what in
+    cublasSgemm_v2) prog=("$GEMM" @N@) ;;
+    *) prog=("$KPROG" bench @N@ "$what") ;;
+    esac
+    base=$(per_call X=1 -- "${prog[@]}")
     row="$base"
     for m in off log enforce; do
-        row="$row $(per_call $k LD_PRELOAD="$SHIM" DETSHIM_MODE=$m -- "${prog[@]}")"
+        row="$row $(per_call LD_PRELOAD="$SHIM" DETSHIM_MODE=$m -- "${prog[@]}")"
     done
     set -- $row
     printf '%-34s %10s %10s %10s %10s\n' "$what (fake library)" "$1" "$2" "$3" "$4"
     printf '%-34s %10s %10s %10s %10s\n' "  added by the shim" "-" $(( $2 - $1 )) $(( $3 - $1 )) $(( $4 - $1 ))
+    for v in $(( $2 - $1 )) $(( $3 - $1 )) $(( $4 - $1 )); do [ "$v" -le "$GOAL" ] || over=1; done
 done
 
 # start-up: instructions and wall time of /bin/true with and without the shim
@@ -55,3 +63,4 @@ plain = dict(os.environ); pre = dict(os.environ, LD_PRELOAD=shim)
 a, b = best(plain), best(pre)
 print(f"start-up of /bin/true, median of 300: {a:.3f} ms plain, {b:.3f} ms with the shim (+{b - a:.3f} ms)")
 PY
+[ $over = 0 ] || { echo "over the goal of $GOAL instructions per call"; exit 1; }

@@ -206,6 +206,24 @@ int main(int argc, char **argv)
         printf("failed=%d\n", bad);
         cublasDestroy_v2(h);
         for (int i = 0; i < n; i++) del_stream(s[i]);
+    } else if (!strcmp(cmd, "args")) {
+        /* cublasGemmEx (19 arguments, 13 on the stack) with a distinct value in each, n
+         * times: the first call takes the layer's full check, later ones its fast way */
+        cublasHandle_t h = create();
+        cudaStream_t s = new_stream(1);
+        cublasSetStream_v2(h, s);
+        static char mem[8][64];
+        for (int i = 0; i < n; i++)
+            printf("gemmex=%d\n",
+                   (int)cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_C, 11, 12, 13, mem[0], mem[1], CUDA_R_16F,
+                                     14, mem[2], CUDA_R_16BF, 15, mem[3], mem[4], CUDA_R_32F, 16,
+                                     CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_ALGO5));
+        printf("args %d %d %d %d %d %p %p %d %d %p %d %d %p %p %d %d %d %d\n", (int)CUBLAS_OP_T,
+               (int)CUBLAS_OP_C, 11, 12, 13, (void *)mem[0], (void *)mem[1], (int)CUDA_R_16F, 14,
+               (void *)mem[2], (int)CUDA_R_16BF, 15, (void *)mem[3], (void *)mem[4], (int)CUDA_R_32F,
+               16, (int)CUBLAS_COMPUTE_32F_FAST_TF32, (int)CUBLAS_GEMM_ALGO5);
+        cublasDestroy_v2(h);
+        del_stream(s);
     } else if (!strcmp(cmd, "handles")) {
         int bad = 0;
         for (int i = 0; i < n; i++) {

@@ -5,7 +5,7 @@
 unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
 val() { sed -n "s/^$1=//p" out | head -n1; }
 statuses_ok() { ! grep -Ev '^(s[12]|b[12])=|=0$' out | grep -q .; }
-routines() { grep -E '^cublas(Sgemm_v2|Dgemm_v2_64|GemmEx) ' record; }
+routines() { grep -E '^cublas(Sgemm_v2|Dgemm_v2_64|GemmEx) handle=' record; }
 
 # ---- a process without libcudart ----
 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog_nort" streams > out 2> err
@@ -88,5 +88,17 @@ for s in cublasCreate_v2 cublasSetStream_v2 cublasSetWorkspace_v2 cublasSetAtomi
 done
 for s in cublasCreate cublasSetStream cublasSetWorkspace cublasSgemm cublasSsymv cublasGetAtomicsMode cublasGetMathMode; do
     check "does not export $s" bash -c "! grep -qx '$s' '$T/exports'"
+done
+# ---- every argument of a 19-argument routine arrives unchanged, on the full check (the first
+# call) and on the fast way (the calls after it), in each mode ----
+for m in off log enforce strict; do
+    DETSHIM_MODE=$m run_shim "$CPROGS/cublas_prog" args 4 > out 2> err
+    want=$(grep '^args ' out)
+    check "args $m: all four calls succeed" [ "$(grep -c '^gemmex=0$' out)" -eq 4 ]
+    check "args $m: the library saw every argument as passed, four times" \
+        [ "$(grep -cxF "cublasGemmEx $want" record)" -eq 4 ]
+    [ $m = off ] || check "args $m: the summary counts all four calls" \
+        [ "$(q 'select(.type=="summary")|.calls.cublasGemmEx')" = 4 ]
+    fresh
 done
 finish

@@ -10,7 +10,7 @@
  *                        pointer, and N of axpy through cudaLaunchKernel
  *   kprog reduce         one launch of clean_reduce (listed by a scanner file in a test)
  *   kprog unknown        a launch of a stub nobody registered
- *   kprog bench N        N launches of a clean kernel through four entry points, timed
+ *   kprog bench N [ENTRY] N launches of a clean kernel through four entry points (or one), timed
  * With KPROG_CXX=1 it loads libstdc++ globally first, so the shim can demangle.
  * Every launcher is its own exported function, so stacks can be checked by name. */
 #include <dlfcn.h>
@@ -377,13 +377,14 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void bench(long n)
+static void bench(long n, const char *only)
 {
     static const char *names[] = {"cudaLaunchKernel", "__cudaLaunchKernel", "cuLaunchKernel",
                                   "cuLaunchKernel-pointer"};
     int (*fns[])(struct kern *) = {via_cudaLaunchKernel, via___cudaLaunchKernel,
                                    via_cuLaunchKernel, via_ptr_cuGetProcAddress_v2};
     for (int f = 0; f < 4; f++) {
+        if (only && strcmp(only, names[f]) != 0) continue;
         for (long i = 0; i < 1000; i++) fns[f](&kerns[KI_AXPY]);
         double t0 = now();
         for (long i = 0; i < n; i++) fns[f](&kerns[KI_AXPY]);
@@ -416,8 +417,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < t; i++) pthread_create(&th[i], NULL, thread_main, NULL);
         for (int i = 0; i < t; i++) pthread_join(th[i], NULL);
         if (k > 0) pthread_join(forker, NULL);
-    } else if (!strcmp(cmd, "bench") && argc == 3) {
-        bench(atol(argv[2]));
+    } else if (!strcmp(cmd, "bench") && (argc == 3 || argc == 4)) {
+        bench(atol(argv[2]), argc == 4 ? argv[3] : NULL);
     } else if (!strcmp(cmd, "reduce")) {
         show("cudaLaunchKernel", &kerns[KI_REDUCE], via_cudaLaunchKernel(&kerns[KI_REDUCE]));
     } else if (!strcmp(cmd, "unknown")) {

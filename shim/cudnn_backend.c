@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cudnn_layer.h"
+#include "hash.h"
 
 /* ---- the engine behind an engine config ------------------------------------------------ */
 
@@ -330,7 +331,14 @@ cudnnStatus_t ds_policy_cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDe
                                             cudnnBackendDescriptor_t variantPack)
 {
     note_run(DS_HOOK_cudnnBackendExecute, executionPlan, "executed");
-    return DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
+    struct ds_hcall hc;
+    dsc_hash_begin(&hc, DS_HOOK_cudnnBackendExecute, handle, "backend execute", NULL, NULL);
+    dsc_hash_variant_pack(&hc, variantPack);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
+    ds_hcall_post(&hc, (int)st);
+    return st;
 }
 
 cudnnStatus_t ds_policy_cudnnBackendPopulateCudaGraph(cudnnHandle_t handle,

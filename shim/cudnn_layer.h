@@ -22,6 +22,15 @@ bool dsc_called_from_cudnn(void);
 /* A cuDNN function that is not hooked, resolved once (NULL when absent). */
 void *dsc_sym(_Atomic(void *) *cache, const char *name);
 
+/* Hash mode (cudnn_hash.c): a call's scalars, tensors and variant pack, for hash.h's
+ * ds_hcall_pre / ds_hcall_post around the real call. */
+struct ds_hcall;
+void dsc_hash_begin(struct ds_hcall *c, enum ds_hook hook, cudnnHandle_t h, const char *what,
+                    const void *alpha, const void *beta);
+void dsc_hash_tensor(struct ds_hcall *c, const char *name, const void *p, const void *desc,
+                     bool filter, bool out);
+void dsc_hash_variant_pack(struct ds_hcall *c, cudnnBackendDescriptor_t vp);
+
 /* Appends "key":[v0,v1,...] (up to n integers). */
 void dsc_int_array(struct jbuf *jb, const char *key, const long long *v, int n);
 

@@ -2,10 +2,17 @@
  * memory, a digest of what it wrote (and, before it, of what it could read), one trace
  * record per call in a file of its own per process, for `detshim diff`.
  *
- * Digests are taken on the host: each range is copied in fixed 4 MiB chunks with the
- * real cuMemcpyDtoHAsync_v2 on the call's own stream, then cuStreamSynchronize of that
- * stream only, into a per-thread buffer that grows up to 4 MiB (allocated once per
- * thread, freed when the thread exits). Hashing on the device is future work.
+ * Digests of device memory are taken on the device (digest.h defines them, for both sides):
+ * once per CUDA context the embedded PTX of digest_kernel.cu is loaded with the real driver
+ * functions; a batch of k ranges on stream s is then one memset of k result slots, one
+ * kernel launch per range, one copy of k * 8 bytes back and cuStreamSynchronize of s only.
+ * The slots come from a small per-context pool of device buffers (one per thread digesting
+ * at the same time). Where the kernel cannot run (the driver cannot JIT the PTX, a missing
+ * function, any error; or DETSHIM_HASH=host) the same digest is computed on the host: each
+ * range is copied back in 4 MiB chunks with the real cuMemcpyDtoHAsync_v2 on the call's
+ * stream into a per-thread buffer of at most 4 MiB (freed when the thread exits). Either
+ * way the bits are the same, so traces compare whichever path produced them; the log says
+ * once when the device path is unavailable, and each trace record names its path.
  *
  * Kernels: the allocations reached by pointer-valued parameters. The parameter layout
  * comes from cudaFuncGetParamInfo / cuKernelGetParamInfo (runtime) or
@@ -22,23 +29,30 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "hash.h"
 #include "kernel.h"
 
 _Atomic int ds_hash_state;
+static _Atomic bool hash_host_only; /* DETSHIM_HASH=host: never load the digest kernel */
 
 /* ---- configuration ---------------------------------------------------------------------- */
-int ds_hash_parse(const char *v, bool *on, int err_fd)
+int ds_hash_parse(const char *v, bool *on, bool *host, int err_fd)
 {
-    *on = false;
+    *on = *host = false;
     if (!v || !*v) return 0;
     if (ds_parse_bool(v, on) == 0) return 0;
+    if (strcasecmp(v, "host") == 0) {
+        *on = *host = true;
+        return 0;
+    }
     *on = false;
     if (err_fd >= 0) {
         char msg[512];
         int n = snprintf(msg, sizeof msg,
                          "detshim: DETSHIM_HASH='%.200s' is not valid; accepted values: 1, 0, "
-                         "yes, no, true, false, on, off; using off\n", v);
+                         "yes, no, true, false, on, off, host (on, digests taken on the host); "
+                         "using off\n", v);
         if (n > 0) {
             ssize_t w = write(err_fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
             (void)w;
@@ -50,8 +64,9 @@ int ds_hash_parse(const char *v, bool *on, int err_fd)
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static void cfg_read(void)
 {
-    bool on = false;
-    ds_hash_parse(getenv("DETSHIM_HASH"), &on, STDERR_FILENO);
+    bool on = false, host = false;
+    ds_hash_parse(getenv("DETSHIM_HASH"), &on, &host, STDERR_FILENO);
+    hash_host_only = host;
     atomic_store(&ds_hash_state, on ? 2 : 1);
 }
 
@@ -109,7 +124,8 @@ uint64_t ds_hash_bytes(const void *data, size_t n, uint64_t seed)
 /* All of them at once, by one thread (the others wait): a missing symbol makes the resolver
  * scan the loaded objects, and several threads doing that at once, with dlopen/dlclose in
  * between, is slow and trips ThreadSanitizer's interceptors. */
-enum { V_RANGE, V_DTOH, V_SYNC, V_CAPTURING, V_FPARAM, V_KPARAM, V_RTPARAM, V_RTPEEK, V_RTGET, V_N };
+enum { V_RANGE, V_DTOH, V_SYNC, V_CAPTURING, V_FPARAM, V_KPARAM, V_RTPARAM, V_RTPEEK, V_RTGET,
+       V_CTX, V_CTXID, V_MODLOAD, V_MODFN, V_LAUNCH, V_ALLOC, V_MEMSET, V_CAPMODE, V_N };
 static const struct {
     const char *name;
     enum ds_lib lib;
@@ -123,6 +139,15 @@ static const struct {
     [V_RTPARAM] = {"cudaFuncGetParamInfo", DS_LIB_CUDART},
     [V_RTPEEK] = {"cudaPeekAtLastError", DS_LIB_CUDART},
     [V_RTGET] = {"cudaGetLastError", DS_LIB_CUDART},
+    /* the digest kernel (hooked names among them resolve to the driver's, never the shim's) */
+    [V_CTX] = {"cuCtxGetCurrent", DS_LIB_CUDA},
+    [V_CTXID] = {"cuCtxGetId", DS_LIB_CUDA},
+    [V_MODLOAD] = {"cuModuleLoadData", DS_LIB_CUDA},
+    [V_MODFN] = {"cuModuleGetFunction", DS_LIB_CUDA},
+    [V_LAUNCH] = {"cuLaunchKernel", DS_LIB_CUDA},
+    [V_ALLOC] = {"cuMemAlloc_v2", DS_LIB_CUDA},
+    [V_MEMSET] = {"cuMemsetD8Async", DS_LIB_CUDA},
+    [V_CAPMODE] = {"cuThreadExchangeStreamCaptureMode", DS_LIB_CUDA},
 };
 static void *vfn[V_N];
 static pthread_once_t vfn_once = PTHREAD_ONCE_INIT;
@@ -148,6 +173,15 @@ typedef CUresult (*fparam_t)(CUfunction, size_t, size_t *, size_t *);
 typedef CUresult (*kparam_t)(CUkernel, size_t, size_t *, size_t *);
 typedef cudaError_t (*rtparam_t)(const void *, size_t, size_t *, size_t *);
 typedef cudaError_t (*rterr_t)(void);
+typedef CUresult (*ctx_t)(CUcontext *);
+typedef CUresult (*ctxid_t)(CUcontext, unsigned long long *);
+typedef CUresult (*modload_t)(CUmodule *, const void *);
+typedef CUresult (*modfn_t)(CUfunction *, CUmodule, const char *);
+typedef CUresult (*launch_t)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void **, void **);
+typedef CUresult (*alloc_t)(CUdeviceptr *, size_t);
+typedef CUresult (*memset_t)(CUdeviceptr, unsigned char, size_t, CUstream);
+typedef CUresult (*capmode_t)(CUstreamCaptureMode *);
 LAZY(p_range, V_RANGE, range_t)
 LAZY(p_dtoh, V_DTOH, dtoh_async_t)
 LAZY(p_sync, V_SYNC, sync_t)
@@ -157,6 +191,14 @@ LAZY(p_kparam, V_KPARAM, kparam_t)
 LAZY(p_rtparam, V_RTPARAM, rtparam_t)
 LAZY(p_rtpeek, V_RTPEEK, rterr_t)
 LAZY(p_rtget, V_RTGET, rterr_t)
+LAZY(p_ctx, V_CTX, ctx_t)
+LAZY(p_ctxid, V_CTXID, ctxid_t)
+LAZY(p_modload, V_MODLOAD, modload_t)
+LAZY(p_modfn, V_MODFN, modfn_t)
+LAZY(p_launch, V_LAUNCH, launch_t)
+LAZY(p_alloc, V_ALLOC, alloc_t)
+LAZY(p_memset, V_MEMSET, memset_t)
+LAZY(p_capmode, V_CAPMODE, capmode_t)
 
 CUstream ds_hash_rt_stream(cudaStream_t s, bool ptsz)
 {
@@ -195,6 +237,7 @@ bool ds_hash_capturing(CUstream s)
 struct hash_tls {
     unsigned char *stage; /* staging buffer for device reads, grows to CHUNK */
     size_t stage_size;
+    unsigned paths;       /* PATH_* bits: how device memory was digested for the next record */
     char rec[RECBUF];     /* one trace record */
     struct {
         uintptr_t ip;
@@ -239,27 +282,230 @@ static unsigned char *stage_get(size_t want)
     return b;
 }
 
-/* Digest n bytes of device memory at p, read on stream s (which is then synchronised). */
-bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out);
-bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out)
+/* ---- digests of device memory (digest.h): on the device, else on the host ------------------ */
+#define PATH_DEVICE 1u
+#define PATH_HOST 2u
+static const char *const path_names[4] = {NULL, "device", "host", "device+host"};
+
+/* On the host: the range copied back in CHUNK pieces on stream s and digested as it comes
+ * (CHUNK is a multiple of 8, so each piece's first word index is its offset / 8). */
+static bool host_digest(CUdeviceptr p, size_t n, CUstream s, uint64_t *out)
 {
     dtoh_async_t cp = p_dtoh();
     sync_t sy = p_sync();
     if (!cp || !sy) return false;
-    uint64_t h = 0x646576696365ull ^ n;
-    if (n == 0) {
-        *out = ds_hash_bytes("", 0, h);
-        return true;
-    }
-    unsigned char *buf = stage_get(n);
-    if (!buf) return false;
+    uint64_t sum = 0;
+    unsigned char *buf = n ? stage_get(n) : NULL;
+    if (n && !buf) return false;
     for (size_t off = 0; off < n; off += CHUNK) {
         size_t c = n - off < CHUNK ? n - off : CHUNK;
         if (cp(buf, p + off, c, s) != CUDA_SUCCESS || sy(s) != CUDA_SUCCESS) return false;
-        h = ds_hash_bytes(buf, c, h);
+        sum += ds_digest_sum(buf, c, off / 8);
     }
-    *out = h;
+    *out = ds_digest_final(sum, n);
     return true;
+}
+
+/* On the device. Per context: the digest kernel (NULL where it cannot run) and a pool of
+ * result-slot buffers, one per thread digesting at that moment, which then returns it (so
+ * threads that come and go leave nothing behind); the driver frees them with the context.
+ * Contexts are told apart by cuCtxGetId (a destroyed context's handle can come back for a
+ * new one), else by handle. */
+extern const char ds_digest_ptx[];
+#define SLOTS DS_HASH_MAX_RANGES /* ranges per batch */
+#define BLOCK 256                /* threads per block: digest_kernel.cu's __launch_bounds__ */
+#define MAX_BLOCKS 1024          /* about one wave on a large GPU; the kernel loops over the rest */
+#define DCTX_MAX 64
+struct scratch {
+    CUdeviceptr slots;
+    struct scratch *next;
+};
+static struct dctx {
+    unsigned long long id;
+    CUfunction fn;
+    struct scratch *pool;
+} dctx[DCTX_MAX];
+static int ndctx;
+static pthread_mutex_t dev_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic bool said_host;
+
+/* Once per process: device memory is digested on the host somewhere, and why. */
+static void say_host(unsigned long long ctx, const char *why, CUresult st)
+{
+    if (atomic_exchange(&said_host, true)) return;
+    ds_notice("hash", false,
+              "hash mode: the digest kernel cannot run in CUDA context %#llx (%s, error %d): device "
+              "memory there is digested on the host instead (copied back: the same digests, slower)",
+              ctx, why, (int)st);
+}
+
+/* Allocation and module loading are refused while another thread captures a graph in the
+ * global mode: this thread switches to the relaxed mode around them. */
+static bool capture_relaxed(CUstreamCaptureMode *m)
+{
+    capmode_t x = p_capmode();
+    *m = CU_STREAM_CAPTURE_MODE_RELAXED;
+    return x && x(m) == CUDA_SUCCESS;
+}
+static void capture_restore(bool exchanged, CUstreamCaptureMode *m)
+{
+    if (exchanged) p_capmode()(m);
+}
+
+/* Load the PTX into the current context (once per context, under dev_mu; the driver
+ * JIT-compiles it for the device). Returns what failed, or NULL. */
+static const char *dev_load(struct dctx *d, CUresult *st)
+{
+    modload_t load = p_modload();
+    modfn_t getfn = p_modfn();
+    *st = CUDA_ERROR_NOT_FOUND;
+    if (!load || !getfn || !p_launch() || !p_alloc() || !p_memset() || !p_dtoh() || !p_sync())
+        return "a driver function it needs is missing";
+    CUmodule m = NULL;
+    CUstreamCaptureMode mode;
+    bool x = capture_relaxed(&mode);
+    *st = load(&m, ds_digest_ptx);
+    capture_restore(x, &mode);
+    if (*st != CUDA_SUCCESS) return "cuModuleLoadData";
+    if ((*st = getfn(&d->fn, m, "detshim_digest")) != CUDA_SUCCESS) {
+        d->fn = NULL;
+        return "cuModuleGetFunction";
+    }
+    return NULL;
+}
+
+/* The current context's entry and its kernel (*fn NULL: not usable there), loading it on
+ * first use; NULL when the thread has no current context (the host path fails there too). */
+static struct dctx *dev_ctx(CUfunction *fn)
+{
+    ctx_t cur = p_ctx();
+    ctxid_t getid = p_ctxid();
+    CUcontext c = NULL;
+    *fn = NULL;
+    if (atomic_load(&hash_host_only) || !cur || cur(&c) != CUDA_SUCCESS || !c) return NULL;
+    unsigned long long id = 0;
+    if (!getid || getid(c, &id) != CUDA_SUCCESS) id = (uintptr_t)c;
+    const char *failed = NULL;
+    CUresult st = CUDA_SUCCESS;
+    pthread_mutex_lock(&dev_mu);
+    struct dctx *d = NULL;
+    for (int i = 0; i < ndctx && !d; i++)
+        if (dctx[i].id == id) d = &dctx[i];
+    if (!d && ndctx < DCTX_MAX) {
+        d = &dctx[ndctx++];
+        d->id = id;
+        failed = dev_load(d, &st);
+    } else if (!d) {
+        failed = "the shim's table of contexts is full";
+    }
+    if (d) *fn = d->fn;
+    pthread_mutex_unlock(&dev_mu);
+    if (failed) say_host(id, failed, st);
+    return d;
+}
+
+/* The device path stays off in a context where a step failed. */
+static void dev_off(struct dctx *d, const char *what, CUresult st)
+{
+    pthread_mutex_lock(&dev_mu);
+    d->fn = NULL;
+    pthread_mutex_unlock(&dev_mu);
+    say_host(d->id, what, st);
+}
+
+static struct scratch *slots_get(struct dctx *d, CUresult *st)
+{
+    pthread_mutex_lock(&dev_mu);
+    struct scratch *sc = d->pool;
+    if (sc) d->pool = sc->next;
+    pthread_mutex_unlock(&dev_mu);
+    if (sc) return sc;
+    *st = CUDA_ERROR_OUT_OF_MEMORY;
+    if (!(sc = malloc(sizeof *sc))) return NULL;
+    CUstreamCaptureMode mode;
+    bool x = capture_relaxed(&mode);
+    *st = p_alloc()(&sc->slots, SLOTS * sizeof(uint64_t));
+    capture_restore(x, &mode);
+    if (*st != CUDA_SUCCESS) {
+        free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+static void slots_put(struct dctx *d, struct scratch *sc)
+{
+    pthread_mutex_lock(&dev_mu);
+    sc->next = d->pool;
+    d->pool = sc;
+    pthread_mutex_unlock(&dev_mu);
+}
+
+/* Up to SLOTS ranges on the device: one memset of the slots, one launch per range, one copy of
+ * the sums back, one synchronisation of s. False: digest them on the host. */
+static bool dev_batch(const CUdeviceptr *p, const size_t *n, int k, CUstream s, uint64_t *out)
+{
+    CUfunction fn;
+    struct dctx *d = dev_ctx(&fn);
+    if (!d || !fn) return false;
+    /* The kernel reads all of [p, p + n): only a range inside one allocation the driver knows
+     * is read there (a bad range faults the whole context; the host path's copy just fails). */
+    for (int r = 0; r < k; r++) {
+        CUdeviceptr b;
+        size_t sz;
+        if (n[r] && (!ds_hash_range_of(p[r], &b, &sz) || n[r] > sz - (p[r] - b))) return false;
+    }
+    uint64_t sums[SLOTS];
+    launch_t launch = p_launch();
+    const char *what = "cuMemAlloc_v2";
+    CUresult st;
+    struct scratch *sc = slots_get(d, &st);
+    if (!sc) goto fail;
+    what = "cuMemsetD8Async";
+    if ((st = p_memset()(sc->slots, 0, (size_t)k * sizeof(uint64_t), s)) != CUDA_SUCCESS) goto fail;
+    what = "cuLaunchKernel";
+    for (int r = 0; r < k; r++) {
+        if (!n[r]) continue;
+        CUdeviceptr src = p[r], slot = sc->slots + (CUdeviceptr)r * sizeof(uint64_t);
+        unsigned long long bytes = n[r], want = ((bytes + 7) / 8 + BLOCK - 1) / BLOCK;
+        unsigned blocks = want < MAX_BLOCKS ? (unsigned)want : MAX_BLOCKS;
+        void *args[] = {&src, &bytes, &slot};
+        if ((st = launch(fn, blocks, 1, 1, BLOCK, 1, 1, 0, s, args, NULL)) != CUDA_SUCCESS) goto fail;
+    }
+    what = "cuMemcpyDtoHAsync_v2";
+    if ((st = p_dtoh()(sums, sc->slots, (size_t)k * sizeof(uint64_t), s)) != CUDA_SUCCESS) goto fail;
+    what = "cuStreamSynchronize";
+    if ((st = p_sync()(s)) != CUDA_SUCCESS) goto fail;
+    slots_put(d, sc);
+    for (int r = 0; r < k; r++) out[r] = ds_digest_final(sums[r], n[r]);
+    return true;
+fail:
+    free(sc); /* not its slots: a kernel may still write them */
+    dev_off(d, what, st);
+    return false;
+}
+
+bool ds_hash_dev_many(const CUdeviceptr *p, const size_t *n, int k, CUstream s, uint64_t *out)
+{
+    if (k <= 0) return k == 0;
+    if (ds_hash_capturing(s)) return false; /* nothing may be enqueued on a capturing stream */
+    struct hash_tls *t = tls_get();
+    for (int b = 0; b < k; b += SLOTS) {
+        int m = k - b < SLOTS ? k - b : SLOTS;
+        unsigned path = PATH_DEVICE;
+        if (!dev_batch(p + b, n + b, m, s, out + b)) {
+            path = PATH_HOST;
+            for (int r = b; r < b + m; r++)
+                if (!host_digest(p[r], n[r], s, &out[r])) return false;
+        }
+        if (t) t->paths |= path;
+    }
+    return true;
+}
+
+bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out)
+{
+    return ds_hash_dev_many(&p, &n, 1, s, out);
 }
 
 /* ---- kernels: names and parameter layouts, once per kernel --------------------------------- */
@@ -470,13 +716,14 @@ static void trace_header(void)
     jb_obj_begin(&jb);
     jb_str(&jb, "type", "trace_header");
     jb_str(&jb, "format", "detshim-hash-trace");
-    jb_int(&jb, "version", 1);
+    jb_int(&jb, "version", 2);
     jb_int(&jb, "pid", (long long)getpid());
     char host[256] = "unknown";
     if (gethostname(host, sizeof host - 1) != 0) strcpy(host, "unknown");
     host[sizeof host - 1] = 0;
     jb_str(&jb, "host", host);
-    jb_str(&jb, "digest", "detshim fold64, host-side, 4 MiB chunks");
+    jb_str(&jb, "digest", DS_DIGEST_NAME);
+    jb_str(&jb, "digest_path", atomic_load(&hash_host_only) ? "host" : "device");
     char exe[1024];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = 0;
@@ -497,6 +744,8 @@ static void hash_atfork_child(void)
     pthread_mutex_init(&trace_mu, NULL);
     pthread_mutex_init(&tab_mu, NULL);
     pthread_mutex_init(&kmeta_mu, NULL);
+    pthread_mutex_init(&dev_mu, NULL);
+    atomic_store(&said_host, false); /* its own log says it again */
     memset(counters, 0, sizeof counters);
     memset(sites_seen, 0, sizeof sites_seen);
 }
@@ -563,7 +812,10 @@ static bool rec_begin(struct hash_tls *t, struct jbuf *jb, const char *call, con
     pthread_mutex_lock(&trace_mu);
     bool ok = trace_open_locked();
     pthread_mutex_unlock(&trace_mu);
-    if (!ok) return false;
+    if (!ok) {
+        t->paths = 0;
+        return false;
+    }
     jb_init(jb, t->rec, RECBUF);
     jb_obj_begin(jb);
     jb_str(jb, "type", "call");
@@ -576,6 +828,11 @@ static bool rec_begin(struct hash_tls *t, struct jbuf *jb, const char *call, con
 
 static void rec_end(struct jbuf *jb, const struct site *st)
 {
+    struct hash_tls *t = tls_get();
+    if (t && t->paths) { /* how this record's digests of device memory were taken */
+        jb_str(jb, "path", path_names[t->paths & 3]);
+        t->paths = 0;
+    }
     if (site_first(st->id)) ds_bt_render(jb, "stack", st->ips, st->n);
     jb_obj_end(jb);
     if (jb_finish(jb)) trace_write(jb->p, jb->len);
@@ -651,8 +908,7 @@ void ds_hash_launch_pre(struct ds_hlaunch *l)
                     l->arg[r] = i;
                     l->base[r] = base;
                     l->size[r] = size;
-                    if (!ds_hash_dev(base, size, l->stream, &l->in[r])) l->in[r] = 0;
-                    combine(&h, l->in[r]);
+                    combine(&h, (uint64_t)r); /* its contents: below */
                 } else if (dup >= 0) {
                     combine(&h, (uint64_t)dup);
                 }
@@ -661,6 +917,10 @@ void ds_hash_launch_pre(struct ds_hlaunch *l)
         }
         combine(&h, ds_hash_bytes(v, sz, (uint64_t)i));
     }
+    /* the contents of every allocation reached, in one batch */
+    if (!ds_hash_dev_many(l->base, l->size, l->nranges, l->stream, l->in))
+        memset(l->in, 0, sizeof l->in);
+    for (int r = 0; r < l->nranges; r++) combine(&h, l->in[r]);
     l->in_digest = h;
 }
 
@@ -688,22 +948,19 @@ void ds_hash_launch_post(struct ds_hlaunch *l, int st)
     } else if (l->nparams < 0) {
         jb_str(&jb, "skipped", "parameter layout unknown: no digest");
     } else {
-        uint64_t out = 0x6f7574ull;
-        bool ok = true;
+        uint64_t out = 0x6f7574ull, d[DS_HASH_MAX_RANGES];
+        bool ok = ds_hash_dev_many(l->base, l->size, l->nranges, l->stream, d);
         jb_int(&jb, "params", l->nparams);
         jb_hex(&jb, "in", l->in_digest);
         jb_arr_begin(&jb, "ranges");
         for (int r = 0; r < l->nranges; r++) {
-            uint64_t d = 0;
-            bool got = ds_hash_dev(l->base[r], l->size[r], l->stream, &d);
-            ok = ok && got;
             combine(&out, (uint64_t)l->arg[r]);
-            combine(&out, d);
+            combine(&out, ok ? d[r] : 0);
             jb_obj_begin(&jb);
             jb_int(&jb, "arg", l->arg[r]);
             jb_uint(&jb, "bytes", l->size[r]);
             jb_hex(&jb, "in", l->in[r]);
-            if (got) jb_hex(&jb, "out", d); else jb_null(&jb, "out");
+            if (ok) jb_hex(&jb, "out", d[r]); else jb_null(&jb, "out");
             jb_obj_end(&jb);
         }
         jb_arr_end(&jb);
@@ -735,6 +992,46 @@ void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t
         uint64_t out = 0;
         if (in_ok) jb_hex(&jb, "in", in); else jb_null(&jb, "in");
         if (st == 0 && ds_hash_dev(dst, n, s, &out)) jb_hex(&jb, "out", out); else jb_null(&jb, "out");
+    }
+    rec_end(&jb, &site);
+}
+
+/* ---- library calls (hash_libs.c) --------------------------------------------------------- */
+void ds_hash_write_lib(const struct ds_hcall *c, const uint64_t *after, bool after_ok, int st);
+void ds_hash_write_lib(const struct ds_hcall *c, const uint64_t *after, bool after_ok, int st)
+{
+    struct hash_tls *t = tls_get();
+    if (!t) return;
+    struct site site;
+    site_capture(t, &site, c->hook);
+    struct jbuf jb;
+    if (!rec_begin(t, &jb, ds_hooks[c->hook].name, &site)) return;
+    const char *name = ds_hooks[c->hook].name;
+    jb_uint(&jb, "count", count_kind(ds_hash64(name, strlen(name), 0x6b696e64ull)));
+    jb_str(&jb, "what", c->what);
+    size_t written = 0;
+    for (int i = 0; i < c->nout; i++) written += c->bytes[i];
+    jb_uint(&jb, "bytes", written);
+    jb_int(&jb, "status", st);
+    if (c->skip) {
+        jb_str(&jb, "skipped", c->skip);
+    } else {
+        if (c->in_ok) jb_hex(&jb, "in", c->in); else jb_null(&jb, "in");
+        uint64_t out = 0x6f7574ull;
+        jb_arr_begin(&jb, "ranges");
+        for (int i = 0; i < c->n; i++) {
+            jb_obj_begin(&jb);
+            jb_str(&jb, "arg", c->name[i]);
+            jb_uint(&jb, "bytes", c->bytes[i]);
+            if (c->in_ok) jb_hex(&jb, "in", c->before[i]); else jb_null(&jb, "in");
+            if (i < c->nout) {
+                if (after_ok) jb_hex(&jb, "out", after[i]); else jb_null(&jb, "out");
+                combine(&out, after_ok ? after[i] : 0);
+            }
+            jb_obj_end(&jb);
+        }
+        jb_arr_end(&jb);
+        if (after_ok && st == 0) jb_hex(&jb, "out", out); else jb_null(&jb, "out");
     }
     rec_end(&jb, &site);
 }

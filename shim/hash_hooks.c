@@ -1,10 +1,11 @@
 /* hash_hooks.c: layer "hash": copies and memsets that write device memory.
  *
  * Off (DETSHIM_HASH unset or false) each policy is one load and the real call. On, the
- * source (device: read back on the call's stream; host: hashed in place) or the memset
+ * source (device: digested on the call's stream; host: digested in place) or the memset
  * value is digested before the call, the written range after it, and a trace record
  * is written (hash.c). Copies to host memory write no device memory and are not
  * recorded. */
+#include "digest.h"
 #include "hash.h"
 
 bool ds_hash_range_of(CUdeviceptr p, CUdeviceptr *base, size_t *size);
@@ -20,7 +21,8 @@ static bool is_dev(CUdeviceptr p)
     return ds_hash_range_of(p, &b, &n);
 }
 
-/* Digest the source of a copy: device memory on stream s, or host memory in place. */
+/* Digest the source of a copy: device memory on stream s, or host memory in place, with the
+ * same function (digest.h), so that a faithful copy's input and output digests are equal. */
 static bool src_digest(CUdeviceptr src, bool src_dev, size_t n, CUstream s, uint64_t *in)
 {
     if (ds_hash_capturing(s)) return false;
@@ -28,7 +30,7 @@ static bool src_digest(CUdeviceptr src, bool src_dev, size_t n, CUstream s, uint
         if (!ds_hash_dev(src, n, s, in)) return false;
     } else {
         if (!src && n) return false;
-        *in = ds_hash_bytes((const void *)(uintptr_t)src, n, 0x686f7374ull ^ n);
+        *in = ds_digest((const void *)(uintptr_t)src, n);
     }
     return true;
 }

@@ -38,6 +38,7 @@
 #include <strings.h>
 
 #include "fast.h"
+#include "hash.h"
 
 /* ---- settings ----------------------------------------------------------------------- */
 #define WS_SIZE_DEFAULT ((size_t)32 << 20)
@@ -726,16 +727,114 @@ static void check_atomics(enum ds_hook hook, cublasHandle_t handle)
     }
 }
 
-/* The routine policies, generated: every cuBLAS hook whose name is listed below gets
- * check -> real call. A name listed here but missing from hooks.def, or a routine in
- * hooks.def missing here, does not compile. */
-#define GEMM_POLICY(ret, name, params, args)                                  \
-    ret ds_policy_##name params                                               \
-    {                                                                         \
-        cublasStatus_t st_;                                                   \
-        if (!check_workspace(DS_HOOK_##name, handle, &st_)) return st_;       \
-        return DS_REAL(name) args;                                            \
+/* ---- hash mode: what a gemm reads and writes ------------------------------------------ */
+static CUstream handle_stream(cublasHandle_t handle)
+{
+    typedef cublasStatus_t (*get_t)(cublasHandle_t, cudaStream_t *);
+    static _Atomic(get_t) get;
+    get_t f = atomic_load(&get);
+    if (!f) {
+        f = (get_t)ds_lookup_soname("cublasGetStream_v2", DS_LIB_CUBLAS);
+        atomic_store(&get, f);
     }
+    cudaStream_t s = NULL;
+    if (f && f(handle, &s) != CUBLAS_STATUS_SUCCESS) s = NULL;
+    return (CUstream)s;
+}
+
+/* alpha and beta have the compute type (complex when C is) */
+static size_t scalar_size(cublasComputeType_t ct, cudaDataType ctype)
+{
+    size_t n;
+    switch (ct) {
+    case CUBLAS_COMPUTE_16F: case CUBLAS_COMPUTE_16F_PEDANTIC: n = 2; break;
+    case CUBLAS_COMPUTE_64F: case CUBLAS_COMPUTE_64F_PEDANTIC: n = 8; break;
+    default: n = 4; break; /* 32F (all its variants) and 32I */
+    }
+    switch (ctype) {
+    case CUDA_C_16F: case CUDA_C_16BF: case CUDA_C_32F: case CUDA_C_64F: return 2 * n;
+    default: return n;
+    }
+}
+
+/* cuBLAS's documented operands: column-major, op(A) m x k, op(B) k x n, C m x n; batch
+ * matrices `stride` elements apart. Element sizes of 0 (a type the shim does not know)
+ * leave the call undigested. */
+struct gemm_shape {
+    int ta, tb;
+    int64_t m, n, k, batch;
+    const void *A, *B, *C, *alpha, *beta;
+    int64_t lda, ldb, ldc, sa, sb, sc;
+    size_t ea, eb, ec, es;
+};
+static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
+{
+    int64_t v[] = {g->ta, g->tb, g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->sa, g->sb,
+                   g->sc, (int64_t)g->ea, (int64_t)g->eb, (int64_t)g->ec};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) ds_hcall_scalar(c, (uint64_t)v[i]);
+    if (!g->ea || !g->eb || !g->ec || !g->es) {
+        ds_hcall_skip(c, "a data type hash mode does not know the size of: no digest");
+        return;
+    }
+    bool na = g->ta == CUBLAS_OP_N, nb = g->tb == CUBLAS_OP_N;
+    ds_hcall_out(c, "C", g->C, ds_matrix_bytes(g->m, g->n, g->ldc, g->batch, g->sc, g->ec));
+    ds_hcall_in(c, "A", g->A, ds_matrix_bytes(na ? g->m : g->k, na ? g->k : g->m, g->lda, g->batch,
+                                             g->sa, g->ea));
+    ds_hcall_in(c, "B", g->B, ds_matrix_bytes(nb ? g->k : g->n, nb ? g->n : g->k, g->ldb, g->batch,
+                                             g->sb, g->eb));
+    ds_hcall_scalar_ptr(c, "alpha", g->alpha, g->es);
+    ds_hcall_scalar_ptr(c, "beta", g->beta, g->es);
+}
+
+/* Each family says where its operands are (the parameter names of hooks.def). */
+#define SHAPE_TYPED                                                                            \
+    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0, sizeof *A,      \
+     sizeof *B, sizeof *C, sizeof *alpha}
+#define SHAPE_SGEMMEX                                                                          \
+    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
+     ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype), sizeof(float)}
+#define SHAPE_GEMMEX                                                                           \
+    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
+     ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype),                         \
+     scalar_size(computeType, Ctype)}
+#define SHAPE_STRIDED                                                                          \
+    {transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
+     strideB, strideC, sizeof *A, sizeof *B, sizeof *C, sizeof *alpha}
+#define SHAPE_STRIDED_EX                                                                       \
+    {transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
+     strideB, strideC, ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype),       \
+     scalar_size(computeType, Ctype)}
+/* batched through arrays of device pointers: the matrices are wherever the array says */
+#define SHAPE_ARRAYS {0}
+
+/* The routine policies, generated: every cuBLAS hook whose name is listed below gets
+ * check -> real call (with digests around it in hash mode). A name listed here but missing
+ * from hooks.def, or a routine in hooks.def missing here, does not compile. */
+#define GEMM_WITH(shape, ret, name, params, args)                                            \
+    ret ds_policy_##name params                                                              \
+    {                                                                                        \
+        cublasStatus_t st_;                                                                  \
+        if (!check_workspace(DS_HOOK_##name, handle, &st_)) return st_;                      \
+        if (DS_LIKELY(!ds_hash_on())) return DS_REAL(name) args;                             \
+        struct ds_hcall hc_;                                                                 \
+        struct gemm_shape g_ = shape;                                                        \
+        ds_hcall_begin(&hc_, DS_HOOK_##name, handle_stream(handle), "gemm");                 \
+        if (g_.ec)                                                                           \
+            gemm_ranges(&hc_, &g_);                                                          \
+        else                                                                                 \
+            ds_hcall_skip(&hc_, "batched gemm through pointer arrays: outputs not digested"); \
+        ds_hcall_pre(&hc_);                                                                  \
+        st_ = DS_REAL(name) args;                                                            \
+        ds_hcall_post(&hc_, (int)st_);                                                       \
+        return st_;                                                                          \
+    }
+#define GEMM_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_TYPED, ret, name, params, args)
+#define SGEMMEX_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_SGEMMEX, ret, name, params, args)
+#define GEMMEX_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_GEMMEX, ret, name, params, args)
+#define STRIDED_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_STRIDED, ret, name, params, args)
+#define STRIDED_EX_POLICY(ret, name, params, args) \
+    GEMM_WITH(SHAPE_STRIDED_EX, ret, name, params, args)
+#define ARRAYS_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_ARRAYS, ret, name, params, args)
 #define ATOMICS_POLICY(ret, name, params, args)                               \
     ret ds_policy_##name params                                               \
     {                                                                         \
@@ -758,30 +857,30 @@ static void check_atomics(enum ds_hook hook, cublasHandle_t handle)
 #define DS_R_cublasCgemm_v2_64 GEMM_POLICY
 #define DS_R_cublasZgemm_v2 GEMM_POLICY
 #define DS_R_cublasZgemm_v2_64 GEMM_POLICY
-#define DS_R_cublasSgemmEx GEMM_POLICY
-#define DS_R_cublasSgemmEx_64 GEMM_POLICY
-#define DS_R_cublasGemmEx GEMM_POLICY
-#define DS_R_cublasGemmEx_64 GEMM_POLICY
-#define DS_R_cublasSgemmBatched GEMM_POLICY
-#define DS_R_cublasSgemmBatched_64 GEMM_POLICY
-#define DS_R_cublasDgemmBatched GEMM_POLICY
-#define DS_R_cublasDgemmBatched_64 GEMM_POLICY
-#define DS_R_cublasCgemmBatched GEMM_POLICY
-#define DS_R_cublasCgemmBatched_64 GEMM_POLICY
-#define DS_R_cublasZgemmBatched GEMM_POLICY
-#define DS_R_cublasZgemmBatched_64 GEMM_POLICY
-#define DS_R_cublasGemmBatchedEx GEMM_POLICY
-#define DS_R_cublasGemmBatchedEx_64 GEMM_POLICY
-#define DS_R_cublasSgemmStridedBatched GEMM_POLICY
-#define DS_R_cublasSgemmStridedBatched_64 GEMM_POLICY
-#define DS_R_cublasDgemmStridedBatched GEMM_POLICY
-#define DS_R_cublasDgemmStridedBatched_64 GEMM_POLICY
-#define DS_R_cublasCgemmStridedBatched GEMM_POLICY
-#define DS_R_cublasCgemmStridedBatched_64 GEMM_POLICY
-#define DS_R_cublasZgemmStridedBatched GEMM_POLICY
-#define DS_R_cublasZgemmStridedBatched_64 GEMM_POLICY
-#define DS_R_cublasGemmStridedBatchedEx GEMM_POLICY
-#define DS_R_cublasGemmStridedBatchedEx_64 GEMM_POLICY
+#define DS_R_cublasSgemmEx SGEMMEX_POLICY
+#define DS_R_cublasSgemmEx_64 SGEMMEX_POLICY
+#define DS_R_cublasGemmEx GEMMEX_POLICY
+#define DS_R_cublasGemmEx_64 GEMMEX_POLICY
+#define DS_R_cublasSgemmBatched ARRAYS_POLICY
+#define DS_R_cublasSgemmBatched_64 ARRAYS_POLICY
+#define DS_R_cublasDgemmBatched ARRAYS_POLICY
+#define DS_R_cublasDgemmBatched_64 ARRAYS_POLICY
+#define DS_R_cublasCgemmBatched ARRAYS_POLICY
+#define DS_R_cublasCgemmBatched_64 ARRAYS_POLICY
+#define DS_R_cublasZgemmBatched ARRAYS_POLICY
+#define DS_R_cublasZgemmBatched_64 ARRAYS_POLICY
+#define DS_R_cublasGemmBatchedEx ARRAYS_POLICY
+#define DS_R_cublasGemmBatchedEx_64 ARRAYS_POLICY
+#define DS_R_cublasSgemmStridedBatched STRIDED_POLICY
+#define DS_R_cublasSgemmStridedBatched_64 STRIDED_POLICY
+#define DS_R_cublasDgemmStridedBatched STRIDED_POLICY
+#define DS_R_cublasDgemmStridedBatched_64 STRIDED_POLICY
+#define DS_R_cublasCgemmStridedBatched STRIDED_POLICY
+#define DS_R_cublasCgemmStridedBatched_64 STRIDED_POLICY
+#define DS_R_cublasZgemmStridedBatched STRIDED_POLICY
+#define DS_R_cublasZgemmStridedBatched_64 STRIDED_POLICY
+#define DS_R_cublasGemmStridedBatchedEx STRIDED_EX_POLICY
+#define DS_R_cublasGemmStridedBatchedEx_64 STRIDED_EX_POLICY
 #define DS_R_cublasSsymv_v2 ATOMICS_POLICY
 #define DS_R_cublasSsymv_v2_64 ATOMICS_POLICY
 #define DS_R_cublasDsymv_v2 ATOMICS_POLICY

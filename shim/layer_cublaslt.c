@@ -29,7 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hooks.h"
+#include "hash.h"
 
 #define OK CUBLAS_STATUS_SUCCESS
 
@@ -633,12 +633,80 @@ static uint32_t ptr_align(const void *p)
     return al;
 }
 
+static cublasStatus_t matmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc,
+                             const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc,
+                             const void *B, cublasLtMatrixLayout_t Bdesc, const void *beta,
+                             const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
+                             cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo,
+                             void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream);
+
+/* Hash mode: a matrix as its layout describes it (column- or row-major, strided batches). */
+static void lt_range(struct ds_hcall *c, const char *name, const void *p, cublasLtMatrixLayout_t l,
+                     bool out)
+{
+    struct layout_sig s;
+    layout_read(l, &s);
+    size_t elem = ds_dtype_size((cudaDataType)s.type);
+    int64_t batch = s.batch == UNKNOWN ? 1 : s.batch;
+    size_t bytes;
+    if (s.order == UNKNOWN || s.order == CUBLASLT_ORDER_COL)
+        bytes = ds_matrix_bytes((int64_t)s.rows, (int64_t)s.cols, s.ld, batch, s.stride, elem);
+    else if (s.order == CUBLASLT_ORDER_ROW)
+        bytes = ds_matrix_bytes((int64_t)s.cols, (int64_t)s.rows, s.ld, batch, s.stride, elem);
+    else {
+        ds_hcall_skip(c, "a matrix in a tiled order (COL32 and the like): no digest");
+        return;
+    }
+    if (!elem) ds_hcall_skip(c, "a data type hash mode does not know the size of: no digest");
+    if (out)
+        ds_hcall_out(c, name, p, bytes);
+    else
+        ds_hcall_in(c, name, p, bytes);
+}
+
 cublasStatus_t ds_policy_cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc,
                                         const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc,
                                         const void *B, cublasLtMatrixLayout_t Bdesc, const void *beta,
                                         const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
                                         cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo,
                                         void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
+{
+#define MATMUL()                                                                                      \
+    matmul(lightHandle, computeDesc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, workspace, \
+           workspaceSizeInBytes, stream)
+    if (DS_LIKELY(!ds_hash_on())) return MATMUL();
+    pthread_once(&init_once, lt_init);
+    struct ds_hcall hc;
+    ds_hcall_begin(&hc, DS_HOOK_cublasLtMatmul, (CUstream)stream, "matmul");
+    if (!lt.can_sign) {
+        ds_hcall_skip(&hc, "cuBLASLt's descriptor getters are missing: no digest");
+    } else {
+        uint32_t scale = CUDA_R_32F;
+        struct sig sg; /* the descriptor's attributes and the four layouts */
+        cublasLtMatrixLayout_t l[4] = {Adesc, Bdesc, Cdesc, Ddesc};
+        ds_hcall_scalar(&hc, sig_make(SRC_MATMUL, computeDesc, l, &pref_defaults, &sg));
+        if (lt.desc_get(computeDesc, CUBLASLT_MATMUL_DESC_SCALE_TYPE, &scale, 4, NULL) != OK)
+            scale = CUDA_R_32F;
+        lt_range(&hc, "D", D, Ddesc, true);
+        lt_range(&hc, "A", A, Adesc, false);
+        lt_range(&hc, "B", B, Bdesc, false);
+        if (C != D) lt_range(&hc, "C", C, Cdesc, false);
+        ds_hcall_scalar_ptr(&hc, "alpha", alpha, ds_dtype_size((cudaDataType)scale));
+        ds_hcall_scalar_ptr(&hc, "beta", beta, ds_dtype_size((cudaDataType)scale));
+    }
+    ds_hcall_pre(&hc);
+    cublasStatus_t st = MATMUL();
+    ds_hcall_post(&hc, (int)st);
+    return st;
+#undef MATMUL
+}
+
+static cublasStatus_t matmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t computeDesc,
+                             const void *alpha, const void *A, cublasLtMatrixLayout_t Adesc,
+                             const void *B, cublasLtMatrixLayout_t Bdesc, const void *beta,
+                             const void *C, cublasLtMatrixLayout_t Cdesc, void *D,
+                             cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo,
+                             void *workspace, size_t workspaceSizeInBytes, cudaStream_t stream)
 {
 #define REAL_WITH(a)                                                                                         \
     DS_REAL(cublasLtMatmul)(lightHandle, computeDesc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, a, \

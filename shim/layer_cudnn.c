@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cudnn_layer.h"
+#include "hash.h"
 
 /* ---- shared with cudnn_backend.c ------------------------------------------------------ */
 
@@ -581,7 +582,17 @@ cudnnStatus_t ds_policy_cudnnConvolutionBackwardFilter(
                                 workSpaceSizeInBytes, beta, dwDesc, dw};
     struct conv_call c = {OP_BWD_FILTER, DS_HOOK_cudnnConvolutionBackwardFilter, bwd_filter_run,
                           bwd_filter_wsize, &a, (int)algo, workSpaceSizeInBytes};
-    return conv_policy(&c);
+    if (DS_LIKELY(!ds_hash_on())) return conv_policy(&c);
+    struct ds_hcall hc;
+    dsc_hash_begin(&hc, DS_HOOK_cudnnConvolutionBackwardFilter, handle, "convolution backward filter",
+                   alpha, beta);
+    dsc_hash_tensor(&hc, "dw", dw, dwDesc, true, true);
+    dsc_hash_tensor(&hc, "x", x, xDesc, false, false);
+    dsc_hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = conv_policy(&c);
+    ds_hcall_post(&hc, (int)st);
+    return st;
 }
 
 cudnnStatus_t ds_policy_cudnnConvolutionBackwardData(
@@ -594,7 +605,17 @@ cudnnStatus_t ds_policy_cudnnConvolutionBackwardData(
                               workSpaceSizeInBytes, beta, dxDesc, dx};
     struct conv_call c = {OP_BWD_DATA, DS_HOOK_cudnnConvolutionBackwardData, bwd_data_run, bwd_data_wsize,
                           &a, (int)algo, workSpaceSizeInBytes};
-    return conv_policy(&c);
+    if (DS_LIKELY(!ds_hash_on())) return conv_policy(&c);
+    struct ds_hcall hc;
+    dsc_hash_begin(&hc, DS_HOOK_cudnnConvolutionBackwardData, handle, "convolution backward data",
+                   alpha, beta);
+    dsc_hash_tensor(&hc, "dx", dx, dxDesc, false, true);
+    dsc_hash_tensor(&hc, "w", w, wDesc, true, false);
+    dsc_hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = conv_policy(&c);
+    ds_hcall_post(&hc, (int)st);
+    return st;
 }
 
 cudnnStatus_t ds_policy_cudnnGetConvolutionBackwardFilterWorkspaceSize(
@@ -802,12 +823,39 @@ static bool pool_read(cudnnPoolingDescriptor_t d, struct pool_desc *p)
                       CUDNN_STATUS_SUCCESS;
 }
 
+static cudnnStatus_t pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
+                              const void *alpha, const cudnnTensorDescriptor_t yDesc, const void *y,
+                              const cudnnTensorDescriptor_t dyDesc, const void *dy,
+                              const cudnnTensorDescriptor_t xDesc, const void *x, const void *beta,
+                              const cudnnTensorDescriptor_t dxDesc, void *dx);
+
 cudnnStatus_t ds_policy_cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
                                              const void *alpha, const cudnnTensorDescriptor_t yDesc,
                                              const void *y, const cudnnTensorDescriptor_t dyDesc,
                                              const void *dy, const cudnnTensorDescriptor_t xDesc,
                                              const void *x, const void *beta,
                                              const cudnnTensorDescriptor_t dxDesc, void *dx)
+{
+#define POOL_CALL() pool_bwd(handle, poolingDesc, alpha, yDesc, y, dyDesc, dy, xDesc, x, beta, dxDesc, dx)
+    if (DS_LIKELY(!ds_hash_on())) return POOL_CALL();
+    struct ds_hcall hc;
+    dsc_hash_begin(&hc, DS_HOOK_cudnnPoolingBackward, handle, "pooling backward", alpha, beta);
+    dsc_hash_tensor(&hc, "dx", dx, dxDesc, false, true);
+    dsc_hash_tensor(&hc, "y", y, yDesc, false, false);
+    dsc_hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    dsc_hash_tensor(&hc, "x", x, xDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = POOL_CALL();
+    ds_hcall_post(&hc, (int)st);
+    return st;
+#undef POOL_CALL
+}
+
+static cudnnStatus_t pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
+                              const void *alpha, const cudnnTensorDescriptor_t yDesc, const void *y,
+                              const cudnnTensorDescriptor_t dyDesc, const void *dy,
+                              const cudnnTensorDescriptor_t xDesc, const void *x, const void *beta,
+                              const cudnnTensorDescriptor_t dxDesc, void *dx)
 {
 #define POOL_BWD(desc) \
     DS_REAL(cudnnPoolingBackward)(handle, desc, alpha, yDesc, y, dyDesc, dy, xDesc, x, beta, dxDesc, dx)

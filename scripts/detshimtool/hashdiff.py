@@ -12,6 +12,10 @@ import json
 from .common import DetshimError, shorten
 
 SNIFF = b'"type":"trace_header"'
+# The trace format this reads (shim/hash.c writes it). Version 2: digests of device memory are
+# digest.h's, taken on the device or the host; version 1 (host-side fold64) digests cannot be
+# compared with them.
+TRACE_VERSION = 2
 INHERITED_SHOWN = 5
 
 
@@ -59,10 +63,14 @@ def read_trace(path):
             if header is not None:
                 raise DetshimError("%s:%d: a second trace header: this file holds more than one "
                                    "process's trace (give DETSHIM_LOG a %%p)" % (path, i))
-            if rec.get("format") != "detshim-hash-trace" or rec.get("version") != 1:
+            if rec.get("format") == "detshim-hash-trace" and rec.get("version") == 1:
+                raise DetshimError("%s:%d: a version 1 trace (an older detshim, another digest): "
+                                   "this detshim reads detshim-hash-trace version %d only; record "
+                                   "both runs again with this detshim" % (path, i, TRACE_VERSION))
+            if rec.get("format") != "detshim-hash-trace" or rec.get("version") != TRACE_VERSION:
                 raise DetshimError("%s:%d: unsupported trace format %r version %r (this detshim "
-                                   "reads detshim-hash-trace version 1)"
-                                   % (path, i, rec.get("format"), rec.get("version")))
+                                   "reads detshim-hash-trace version %d)"
+                                   % (path, i, rec.get("format"), rec.get("version"), TRACE_VERSION))
             header = rec
         elif t == "call":
             if header is None:

@@ -341,7 +341,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, con
                               cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo, void *workspace,
                               size_t wsSize, cudaStream_t stream)
 {
-    (void)alpha, (void)beta, (void)Bdesc, (void)Cdesc, (void)Ddesc, (void)workspace;
+    (void)alpha, (void)workspace;
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (!desc || !Adesc) return CUBLAS_STATUS_INVALID_VALUE;
     cublasLtMatmulAlgo_t chosen;
@@ -351,6 +351,14 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDesc_t desc, con
         choose((const struct obj *)desc, (const struct obj *)Adesc, align, CUBLASLT_REDUCTION_SCHEME_MASK, &chosen);
         algo = &chosen;
         how = "internal";
+    }
+    if (fake_blas_computes()) {
+        const struct obj *a = (const struct obj *)Adesc, *d = (const struct obj *)Ddesc;
+        const struct obj *b = (const struct obj *)Bdesc, *c = (const struct obj *)Cdesc;
+        fake_sgemm((long)get64(d, CUBLASLT_MATRIX_LAYOUT_ROWS), (long)get64(d, CUBLASLT_MATRIX_LAYOUT_COLS),
+                   (long)get64(a, CUBLASLT_MATRIX_LAYOUT_COLS), A, (long)get64(a, CUBLASLT_MATRIX_LAYOUT_LD), B,
+                   (long)get64(b, CUBLASLT_MATRIX_LAYOUT_LD), *(const float *)beta, C,
+                   (long)get64(c, CUBLASLT_MATRIX_LAYOUT_LD), D, (long)get64(d, CUBLASLT_MATRIX_LAYOUT_LD));
     }
     fake_record("cublasLtMatmul algo=%s id=%d splitk=%d reduction=%d ws=%zu stream=%p", how, (int)algo->data[0],
                 (int)algo->data[2], (int)algo->data[3], wsSize, (void *)stream);

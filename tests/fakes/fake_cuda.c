@@ -389,3 +389,74 @@ CUresult cuFuncGetParamInfo(CUfunction f, size_t i, size_t *off, size_t *size)
     *size = b->size[i];
     return CUDA_SUCCESS;
 }
+
+/* ---- hash mode's digest kernel (tests/hash) ----------------------------------------------
+ * One context, current on every thread. cuModuleLoadData accepts a PTX image with the entry
+ * `detshim_digest` (recorded: "cuModuleLoadData entry=detshim_digest bytes=N"), or refuses it
+ * with CUDA_ERROR_NO_BINARY_FOR_GPU under $FAKE_NO_MODULE=1, as a driver that cannot JIT the
+ * PTX does (recorded too). The kernel's launch runs a host imitation of it: the fake imitates
+ * the device (digest.h's sum over the range, added into the slot); the tests check the
+ * plumbing around it. cuMemAlloc_v2 records its size. */
+#include "../../shim/digest.h"
+
+struct CUctx_st {
+    int id;
+};
+struct CUmod_st {
+    int id;
+};
+static struct CUctx_st fake_ctx = {1};
+static struct CUmod_st fake_digest_module = {1};
+
+CUresult cuCtxGetCurrent(CUcontext *c)
+{
+    if (!c) return CUDA_ERROR_INVALID_VALUE;
+    *c = &fake_ctx;
+    return CUDA_SUCCESS;
+}
+
+static void fake_digest_body(void **a)
+{
+    const unsigned char *p = (const unsigned char *)(uintptr_t)*(const CUdeviceptr *)a[0];
+    unsigned long long n = *(const unsigned long long *)a[1];
+    unsigned long long *slot = (unsigned long long *)(uintptr_t)*(const CUdeviceptr *)a[2];
+    int whole_loads = ((uintptr_t)p & 7) == 0; /* as the kernel reads it */
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < (n + 7) / 8; i++) sum += ds_digest_term(ds_digest_word(p, n, i, whole_loads), i);
+    *slot += sum;
+}
+
+CUresult cuModuleLoadData(CUmodule *m, const void *image)
+{
+    const char *no = getenv("FAKE_NO_MODULE");
+    if (!m || !image) return CUDA_ERROR_INVALID_VALUE;
+    if (no && *no == '1') {
+        fake_record("cuModuleLoadData refused (FAKE_NO_MODULE=1)");
+        return CUDA_ERROR_NO_BINARY_FOR_GPU;
+    }
+    if (!strstr(image, ".entry detshim_digest")) return CUDA_ERROR_INVALID_IMAGE;
+    static const size_t sizes[] = {8, 8, 8};
+    if (fake_drv_kernel_define("detshim_digest", fake_digest_body, 3, sizes) != 0)
+        return CUDA_ERROR_OUT_OF_MEMORY;
+    fake_record("cuModuleLoadData entry=detshim_digest bytes=%zu", strlen(image));
+    *m = &fake_digest_module;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n);
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n)
+{
+    if (!p) return CUDA_ERROR_INVALID_VALUE;
+    void *m = calloc(1, n ? n : 1);
+    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+    *p = (CUdeviceptr)(uintptr_t)m;
+    fake_record("cuMemAlloc_v2 bytes=%zu", n);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree_v2(CUdeviceptr p);
+CUresult cuMemFree_v2(CUdeviceptr p)
+{
+    free(DP(p));
+    return CUDA_SUCCESS;
+}

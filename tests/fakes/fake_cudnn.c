@@ -69,13 +69,22 @@ cudnnStatus_t cudnnSetStream(cudnnHandle_t handle, cudaStream_t streamId)
     return CUDNN_STATUS_SUCCESS;
 }
 
+cudnnStatus_t cudnnGetStream(cudnnHandle_t handle, cudaStream_t *streamId)
+{
+    if (!handle || !streamId) return CUDNN_STATUS_BAD_PARAM;
+    *streamId = handle->stream;
+    return CUDNN_STATUS_SUCCESS;
+}
+
 /* ---- legacy descriptors ---------------------------------------------------------------- */
 
 struct cudnnTensorStruct {
     int dims[4];
+    cudnnDataType_t type;
 };
 struct cudnnFilterStruct {
     int dims[4];
+    cudnnDataType_t type;
 };
 struct cudnnConvolutionStruct {
     int pad_h, pad_w, u, v, dil_h, dil_w;
@@ -118,6 +127,7 @@ cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorF
 {
     if (!d) return CUDNN_STATUS_BAD_PARAM;
     d->dims[0] = n, d->dims[1] = c, d->dims[2] = h, d->dims[3] = w;
+    d->type = dataType;
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -126,6 +136,26 @@ cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataTyp
 {
     if (!d) return CUDNN_STATUS_BAD_PARAM;
     d->dims[0] = k, d->dims[1] = c, d->dims[2] = h, d->dims[3] = w;
+    d->type = dataType;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+/* sizes: float and double only (what the tests use) */
+static size_t fake_bytes(const int *dims, cudnnDataType_t t)
+{
+    size_t n = (size_t)dims[0] * (size_t)dims[1] * (size_t)dims[2] * (size_t)dims[3];
+    return n * (t == CUDNN_DATA_DOUBLE ? 8 : 4);
+}
+cudnnStatus_t cudnnGetTensorSizeInBytes(const cudnnTensorDescriptor_t d, size_t *size)
+{
+    if (!d || !size) return CUDNN_STATUS_BAD_PARAM;
+    *size = fake_bytes(d->dims, d->type);
+    return CUDNN_STATUS_SUCCESS;
+}
+cudnnStatus_t cudnnGetFilterSizeInBytes(const cudnnFilterDescriptor_t d, size_t *size)
+{
+    if (!d || !size) return CUDNN_STATUS_BAD_PARAM;
+    *size = fake_bytes(d->dims, d->type);
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -428,7 +458,18 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void *a
                                              size_t workSpaceSizeInBytes, const void *beta,
                                              const cudnnFilterDescriptor_t dwDesc, void *dw)
 {
-    return run_conv(__func__, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
+    cudnnStatus_t st = run_conv(__func__, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
+    if (st == CUDNN_STATUS_SUCCESS && fake_blas_computes() && dw && x && dy) {
+        /* dw[i] = x[i] + dy[i] (float); ALGO_0 accumulates with atomics: with FAKE_BLAS_NOISE=1
+         * its result carries the process id, as a nondeterministic algorithm's would */
+        size_t n = fake_bytes(dwDesc->dims, dwDesc->type) / 4;
+        float *o = dw;
+        for (size_t i = 0; i < n; i++) o[i] = ((const float *)x)[i] + ((const float *)dy)[i];
+        const char *noise = getenv("FAKE_BLAS_NOISE");
+        if (algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 && noise && *noise == '1' && n)
+            o[0] += (float)(getpid() & 0xff);
+    }
+    return st;
 }
 
 cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void *alpha,

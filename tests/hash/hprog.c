@@ -8,6 +8,8 @@
  *   hprog swap      as clean, but in the second step `scale` runs before `axpy` (another
  *                   call sequence)
  *   hprog fork      one step, then a forked child runs fill and perturb and exits
+ *   hprog odd       odd sizes at unaligned addresses: 13 bytes uploaded to d_x + 1, copied
+ *                   to d_y + 3, 11 bytes set at d_w + 5
  *   hprog bench N KIB   N launches of a kernel reaching one KIB-KiB buffer, timed
  * Every step is its own exported function, so stacks name it. Prints a checksum. */
 #include <stdio.h>
@@ -207,6 +209,18 @@ NOINL int step_sum(void)
     return r;
 }
 
+NOINL int step_odd(void)
+{
+    static const char text[13] = "hash me, odd";
+    char *x = (char *)d_x, *y = (char *)d_y, *w = (char *)d_w;
+    int r = cudaMemcpy(x + 1, text, sizeof text, cudaMemcpyHostToDevice);
+    r |= cudaMemcpy(y + 3, x + 1, sizeof text, cudaMemcpyDeviceToDevice);
+    r |= cudaMemset(w + 5, 0xab, 11);
+    KEEP_FRAME();
+    printf("hprog odd status=%d\n", r);
+    return r;
+}
+
 static int bench(long n, long kib)
 {
     unsigned *buf;
@@ -230,6 +244,7 @@ int main(int argc, char **argv)
     int swap = !strcmp(mode, "swap");
     setup();
     if (!strcmp(mode, "bench")) return bench(argc > 2 ? atol(argv[2]) : 1000, argc > 3 ? atol(argv[3]) : 0);
+    if (!strcmp(mode, "odd")) return step_odd() ? 1 : 0;
     int bad = 0;
     if (!strcmp(mode, "fork")) {
         bad |= step_fill();

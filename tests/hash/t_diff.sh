@@ -55,6 +55,10 @@ check "corrupt trace: exit 2, one line naming file and line" \
 cat "$C1" "$C1" > two.trace.jsonl
 dshim diff two.trace.jsonl "$C1" > out 2> err; rc=$?
 check "two processes in one trace: exit 2, says so" [ "$rc" = 2 -a "$(grep -c 'a second trace header' err)" = 1 ]
+sed '1s/"version":2,/"version":1,/' "$C1" > v1.trace.jsonl
+dshim diff v1.trace.jsonl "$C1" > out 2> err; rc=$?
+check "a version-1 trace (older digests): exit 2, one line naming both versions" \
+    [ "$rc" = 2 -a "$(wc -l < err)" = 1 -a "$(grep -c '^detshim diff: v1.trace.jsonl:1: a version 1 trace .*reads detshim-hash-trace version 2 only' err)" = 1 ]
 dshim diff "$C1" "$(log_of c2)" > out 2> err; rc=$?
 check "a trace against a log: exit 2" [ "$rc" = 2 -a "$(grep -c 'diff compares two files of one kind' err)" = 1 ]
 dshim diff "$(log_of c1)" "$(log_of c2)" > out 2> err; rc=$?

@@ -13,8 +13,8 @@ check "the program's results are unchanged by hash mode" diff plain.out a.out
 check "nothing on stderr" [ ! -s a.err ]
 check "the log is valid, and notes the trace's path" \
     bash -c "'$PYTHON' '$LOGCHECK' '$(log_of a)' && jq -e -s 'map(select(.type==\"notice\" and .layer==\"hash\" and .message==\"hash mode: trace $A\"))|length==1' '$(log_of a)' >/dev/null"
-check "header first: format, version, pid" \
-    [ "$(head -n1 "$A" | jq -r '"\(.type) \(.format) \(.version) \(.pid)"')" = "trace_header detshim-hash-trace 1 $(basename "$A" .trace.jsonl | sed 's/^a-//')" ]
+check "header first: format, version, pid, digest, where device memory is digested" \
+    [ "$(head -n1 "$A" | jq -r '"\(.type) \(.format) \(.version) \(.pid) \(.digest) \(.digest_path)"')" = "trace_header detshim-hash-trace 2 $(basename "$A" .trace.jsonl | sed 's/^a-//') detshim-wordsum64 device" ]
 check "18 call records, seq 1..18" [ "$(jq -r 'select(.type=="call")|.seq' "$A" | tr '\n' ' ')" = "$(seq 1 18 | tr '\n' ' ')" ]
 STEPS="step_upload step_fill step_perturb step_copy step_side step_axpy step_scale step_memset step_sum "
 EXPECT="cudaMemcpy cudaLaunchKernel __cudaLaunchKernel cudaMemcpy cudaLaunchKernel cuLaunchKernel cudaLaunchKernelExC cudaMemset cuLaunchKernelEx"
@@ -39,8 +39,9 @@ check "a kernel that only reads leaves its input allocation's digest unchanged (
 check "a site's stack is given on its first sighting only (the loop's second step repeats them), frame 0 the step function" \
     [ "$(jq -r 'select(.stack)|.stack[0].function' "$A" | tr '\n' ' ')" = "$STEPS" ]
 check "9 call sites, each step's twice" [ "$(jq -r 'select(.type=="call")|.site' "$A" | sort | uniq -c | awk '{print $1}' | sort -u)" = 2 ]
-check "reads of device memory went through the driver's async copy on the launch stream" \
-    [ "$(grep -c '^cuMemcpyDtoHAsync_v2 ' record)" -gt 30 ]
+check "device memory digested by the digest kernel (t_device.sh has the details): launched per range, only result slots copied back" \
+    [ "$(grep -c '^launch detshim_digest via cuLaunchKernel ' record)" -gt 30 -a "$(sed -n 's/^cuMemcpyDtoHAsync_v2 bytes=//p' record | sort -n | tail -n1)" = 16 ]
+check "every record names its path: device" [ "$(jq -r 'select(.type=="call")|.path' "$A" | sort | uniq -c | awk '{print $1, $2}')" = "18 device" ]
 hashed b clean > b.out
 B=$(trace_of b)
 check "same program, same inputs: the same digests in another process" \

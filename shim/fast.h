@@ -1,5 +1,5 @@
-/* fast.h: the inline checks of the hot hooks (HOOK_FAST in hooks.def), made by the
- * generated wrapper before anything else: true means the layer has nothing to do with this
+/* fast.h: the inline checks of the hot hooks (HOOK_FAST in hooks.def), made before
+ * anything else: true means the layer has nothing to do with this
  * call, and the wrapper jumps straight to the real function. Each check is a few loads
  * from tables the layer publishes; it never locks, allocates or calls out. When it says
  * false the layer's policy runs and makes the full check (and, where it can, publishes
@@ -9,27 +9,25 @@
 #include "hash.h"
 #include "kernel.h"
 
-/* Forwarding a call by jumping (hooks.c says why): a function declared with the argument
- * registers only, as `long` each, passes any call whose arguments are integers, pointers or
- * small structs of integers on unchanged, stack arguments included. Not defined on other
- * architectures: the hot hooks there are ordinary wrappers. */
-#if defined(__x86_64__)
-#define DS_FWD_PARAMS long a0, long a1, long a2, long a3, long a4, long a5
-#define DS_FWD_ARGS a0, a1, a2, a3, a4, a5
-#elif defined(__aarch64__)
-#define DS_FWD_PARAMS long a0, long a1, long a2, long a3, long a4, long a5, long a6, long a7
-#define DS_FWD_ARGS a0, a1, a2, a3, a4, a5, a6, a7
-#endif
-#ifdef DS_FWD_PARAMS
-typedef long (*ds_fwd_t)(DS_FWD_PARAMS);
-#endif
-/* The typed function a forwarder jumps to by a register-only alias must stay opaque to the
- * compiler: seen through, the call would look like one with arguments missing. */
-#if defined(__clang__)
-#define DS_OPAQUE __attribute__((noinline))
-#else
-#define DS_OPAQUE __attribute__((noinline, noipa))
-#endif
+/* The fronts (fronts_x86_64.S; DS_ASM_FRONTS, set by the build on x86-64): the exported
+ * symbol of a hot hook is a few instructions of assembly that keep the caller's arguments
+ * in place (registers saved and restored, stack untouched), ask ds_gate where to go, and
+ * jump there: to the real function when the layer has nothing to do with the call, else to
+ * the typed wrapper that runs the policy (ds_full_<name> in hooks.c). In C a wrapper passes
+ * a dozen typed arguments on by reloading and storing back those on the stack, and a
+ * register-only declaration would depend on the compiler making a tail call; assembly
+ * depends on neither. Elsewhere the hot hooks are ordinary wrappers. */
+struct ds_fastdesc {
+    _Atomic(void *) *real;    /* &ds_real_ptr[hook] */
+    _Atomic uint64_t *calls;  /* &ds_hook_calls[hook] */
+    void *full;               /* the typed wrapper */
+};
+/* Where a front jumps, one gate per check (<check>_gate, named by hooks.def): `arg` is the
+ * hook's argument the check reads. */
+#define DS_GATE_DECL(check) void *check##_gate(const struct ds_fastdesc *d, uintptr_t arg);
+DS_GATE_DECL(ds_fast_launch_rt)
+DS_GATE_DECL(ds_fast_launch_drv)
+DS_GATE_DECL(ds_fast_cublas_gemm)
 
 /* A launch of a kernel already classified as not flagged, with hash mode off. */
 static inline bool ds_fast_launch(enum ds_kkind kind, uintptr_t fn)

@@ -45,45 +45,16 @@ const struct ds_layer_info ds_layers[DS_LAYER_COUNT] = {
     }
 #define HOOK(layer, lib, ret, name, params, args) \
     DS_WRAPPER(DETSHIM_API, name, layer, lib, ret, name, params, args)
-/* A hot hook. The full wrapper (ds_full_<name>, as for HOOK) runs the policy; in front of
- * it, the exported symbol makes the layer's inline check, and when the real function is
- * known, the shim is not on the stack, the layer is on and the check says the call needs
- * nothing (a clean kernel, a handle already checked), it counts the call and jumps to the
- * real function; otherwise it jumps to the full wrapper.
- *
- * Jumps, with the caller's registers and stack exactly as they came: a C function that
- * passed a dozen typed parameters on would reload and store back the ones on the stack
- * (gcc does, for every tail call), which costs more than the check. So the front is
- * declared with the argument registers only (DS_FWD_PARAMS: six on x86-64, eight on
- * AArch64) and is the exported symbol by alias: at the machine level a call with integer,
- * pointer and small integer-struct arguments (all that HOOK_FAST hooks take) is those
- * registers plus the caller's stack, which a jump leaves in place. Elsewhere the hot hooks
- * are plain HOOK wrappers. */
-#ifdef DS_FWD_PARAMS
-#pragma GCC diagnostic ignored "-Wpragmas"
-#pragma GCC diagnostic ignored "-Wunknown-warning-option"
-#pragma GCC diagnostic ignored "-Wattribute-alias"
+/* A hot hook (fast.h says how the two halves meet): with assembly fronts, the typed
+ * wrapper under another name and the descriptor its front passes to ds_gate; without, an
+ * ordinary wrapper. */
+#ifdef DS_ASM_FRONTS
 #define HOOK_FAST(layer, lib, ret, name, check, pos, params, args)                 \
-    DS_WRAPPER(static DS_OPAQUE, ds_full_##name, layer, lib, ret, name, params, \
-               args)                                                               \
-    static long ds_fullfwd_##name(DS_FWD_PARAMS)                                   \
-        __attribute__((alias("ds_full_" #name)));                                  \
-    static long ds_front_##name(DS_FWD_PARAMS)                                     \
-    {                                                                              \
-        ds_fwd_t real_ = (ds_fwd_t)atomic_load_explicit(&ds_real_ptr[DS_HOOK_##name], \
-                                                        memory_order_acquire);     \
-        if (DS_LIKELY(real_ != NULL)) {                                            \
-            if (ds_in_shim() || !ds_layer_active(DS_LAYER_##layer))                \
-                return real_(DS_FWD_ARGS);                                         \
-            if (DS_LIKELY(ds_log_is_settled() && check((uintptr_t)a##pos))) {      \
-                ds_count_only(DS_HOOK_##name);                                     \
-                return real_(DS_FWD_ARGS);                                         \
-            }                                                                      \
-        }                                                                          \
-        return ds_fullfwd_##name(DS_FWD_ARGS);                                     \
-    }                                                                              \
-    extern ds_fn_##name##_t name                                                   \
-        __attribute__((alias("ds_front_" #name), visibility("default")));
+    DS_WRAPPER(static, ds_full_##name, layer, lib, ret, name, params, args)        \
+    const struct ds_fastdesc ds_fastdesc_##name = {                                \
+        &ds_real_ptr[DS_HOOK_##name], &ds_hook_calls[DS_HOOK_##name], (void *)ds_full_##name};
+
+/* the gates are in gates.c */
 #else
 #define HOOK_FAST(layer, lib, ret, name, check, pos, params, args) \
     HOOK(layer, lib, ret, name, params, args)

@@ -87,5 +87,17 @@ const char *ds_kernel_name(enum ds_kkind kind, const void *fn);
  * per-thread default stream variant. */
 void *ds_kernels_wrap_entry(const char *symbol, void *fn, bool per_thread, enum ds_hook via);
 
+/* A trampoline's slot (layer_kernels_drv.c), and what an assembly launch trampoline passes
+ * to its gate (gates.c): the slot and the typed slow half. */
+struct tslot {
+    _Atomic(void *) target; /* the exact pointer the getter returned; NULL: free */
+    enum ds_hook hook;      /* the hook it stands for (counting, the log's "symbol") */
+    enum ds_hook via;       /* the getter that handed it out */
+};
+struct ds_tdesc {
+    struct tslot *slot;
+    void *slow;
+};
+
 /* Reset for a fork child is not needed: the tables describe code, which fork keeps. */
 #endif

@@ -198,17 +198,10 @@ CUresult ds_policy_cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaV
 enum tkind { TK_LAUNCH, TK_EX, TK_COOP, TK_GRAPH, TK_GPA1, TK_GPA2, TK_COUNT };
 
 #define TSLOTS 32 /* per kind: (pointer, variant, getter) combinations */
-struct tslot {
-    _Atomic(void *) target; /* the exact pointer the getter returned; NULL: free */
-    enum ds_hook hook;      /* the hook it stands for (counting, the log's "symbol") */
-    enum ds_hook via;       /* the getter that handed it out */
-};
 static struct tslot pools[TK_COUNT][TSLOTS];
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 /* a fork child has only the forking thread: a lock another thread held is free again */
-static void pool_child(void) { pthread_mutex_init(&pool_mu, NULL); }
-static void pool_atfork(void) { pthread_atfork(NULL, NULL, pool_child); }
+void ds_kernels_drv_atfork_child(void) { pthread_mutex_init(&pool_mu, NULL); }
 
 /* Entering a trampoline: the same guard as a generated wrapper. */
 #define TRAMP_ENTER(s, fn_t, real)                                                   \
@@ -218,21 +211,28 @@ static void pool_atfork(void) { pthread_atfork(NULL, NULL, pool_child); }
 #define TRAMP_LEAVE() \
     if (!direct_) ds_leave()
 
-/* The launch trampolines do what a HOOK_FAST wrapper does: true means call the target
- * straight away (the shim is on the stack, the layer is off, or the kernel is clean); the
- * call is counted when the layer sees it. Otherwise t_launch & co. run the check. */
+
+#ifndef DS_ASM_FRONTS
+/* The launch trampolines do what a hot hook's gate does: true means call the target
+ * straight away (the shim is on the stack, the layer is off, or the kernel is clean; the
+ * layer counts the call in the last case). Otherwise t_launch & co. count the call and run
+ * the check. */
 static inline bool tramp_direct(const struct tslot *s, CUfunction f)
 {
     if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return true;
-    ds_count(s->hook);
-    return ds_fast_launch_drv((uintptr_t)f);
+    if (DS_LIKELY(ds_log_is_settled() && ds_fast_launch_drv((uintptr_t)f))) {
+        ds_count_only(s->hook);
+        return true;
+    }
+    return false;
 }
+#endif
 
 static CUresult t_launch(struct tslot *s, launch_fn real, CUfunction f, unsigned gx, unsigned gy,
                          unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
                          CUstream st, void **params, void **extra)
 {
-    ds_depth++;
+    ds_enter(s->hook); /* the call is counted here when the check said no */
     CUresult r = launch(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st, params, extra);
     ds_leave();
     return r;
@@ -241,7 +241,7 @@ static CUresult t_launch(struct tslot *s, launch_fn real, CUfunction f, unsigned
 static CUresult t_ex(struct tslot *s, launch_ex_fn real, const CUlaunchConfig *c, CUfunction f,
                      void **params, void **extra)
 {
-    ds_depth++;
+    ds_enter(s->hook); /* the call is counted here when the check said no */
     CUresult r = launch_ex(s->hook, s->via, real, c, f, params, extra);
     ds_leave();
     return r;
@@ -251,7 +251,7 @@ static CUresult t_coop(struct tslot *s, launch_coop_fn real, CUfunction f, unsig
                        unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                        unsigned smem, CUstream st, void **params)
 {
-    ds_depth++;
+    ds_enter(s->hook); /* the call is counted here when the check said no */
     CUresult r = launch_coop(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st, params);
     ds_leave();
     return r;
@@ -293,7 +293,7 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
 /* One small function per slot and kind. A launch trampoline (tl_, te_, tc_) checks and
  * then calls its target, or its slow half (tls_, tes_, tcs_: the check said no). */
 #define TR_SLOW(i)                                                                           \
-    static DS_OPAQUE CUresult tls_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+    static CUresult tls_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
                             unsigned by, unsigned bz, unsigned smem, CUstream st, void **p,  \
                             void **e)                                                        \
     {                                                                                        \
@@ -301,13 +301,13 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
         launch_fn real = (launch_fn)atomic_load_explicit(&s->target, memory_order_acquire);  \
         return t_launch(s, real, f, gx, gy, gz, bx, by, bz, smem, st, p, e);                 \
     }                                                                                        \
-    static DS_OPAQUE CUresult tes_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)      \
+    static CUresult tes_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)      \
     {                                                                                        \
         struct tslot *s = &pools[TK_EX][i];                                                  \
         launch_ex_fn real = (launch_ex_fn)atomic_load_explicit(&s->target, memory_order_acquire); \
         return t_ex(s, real, c, f, p, e);                                                    \
     }                                                                                        \
-    static DS_OPAQUE CUresult tcs_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
+    static CUresult tcs_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
                             unsigned by, unsigned bz, unsigned smem, CUstream st, void **p)  \
     {                                                                                        \
         struct tslot *s = &pools[TK_COOP][i];                                                \
@@ -315,22 +315,17 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
             (launch_coop_fn)atomic_load_explicit(&s->target, memory_order_acquire);          \
         return t_coop(s, real, f, gx, gy, gz, bx, by, bz, smem, st, p);                      \
     }
-#ifdef DS_FWD_PARAMS
-/* Jumps both ways, arguments untouched (as the HOOK_FAST wrappers in hooks.c). */
-#pragma GCC diagnostic ignored "-Wpragmas"
-#pragma GCC diagnostic ignored "-Wunknown-warning-option"
-#pragma GCC diagnostic ignored "-Wattribute-alias"
-#define TR_FRONT(i, name, slow, tk, pos)                                                     \
-    static long slow##_fwd_##i(DS_FWD_PARAMS) __attribute__((alias(#slow "_" #i)));         \
-    static long name##_##i(DS_FWD_PARAMS)                                                    \
-    {                                                                                        \
-        struct tslot *s = &pools[tk][i];                                                     \
-        ds_fwd_t real = (ds_fwd_t)atomic_load_explicit(&s->target, memory_order_acquire);    \
-        if (DS_LIKELY(tramp_direct(s, (CUfunction)a##pos))) return real(DS_FWD_ARGS);        \
-        return slow##_fwd_##i(DS_FWD_ARGS);                                                  \
-    }
-#define TR_LAUNCHERS(i) \
-    TR_FRONT(i, tl, tls, TK_LAUNCH, 0) TR_FRONT(i, te, tes, TK_EX, 1) TR_FRONT(i, tc, tcs, TK_COOP, 0)
+#ifdef DS_ASM_FRONTS
+/* The launch trampolines are assembly fronts (fronts_x86_64.S): ds_tl_<i>, ds_te_<i>, ds_tc_<i>
+ * ask ds_tgate (gates.c) with ds_tdescs[kind][i] and jump, arguments untouched, to the target or to the
+ * slow half. The assembly lays the descriptors out as 16 bytes each, 32 per kind. */
+_Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 && TK_EX == 1 &&
+                   TK_COOP == 2, "fronts_x86_64.S knows this layout");
+#define TR_LAUNCHERS(i)                                                                      \
+    __attribute__((visibility("hidden"))) void ds_tl_##i(void);                             \
+    __attribute__((visibility("hidden"))) void ds_te_##i(void);                             \
+    __attribute__((visibility("hidden"))) void ds_tc_##i(void);
+#define TR_LAUNCH_ADDR(i) (void *)ds_tl_##i, (void *)ds_te_##i, (void *)ds_tc_##i
 #else
 #define TR_LAUNCHERS(i)                                                                      \
     static CUresult tl_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
@@ -358,6 +353,7 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
         if (DS_LIKELY(tramp_direct(s, f))) return real(f, gx, gy, gz, bx, by, bz, smem, st, p); \
         return tcs_##i(f, gx, gy, gz, bx, by, bz, smem, st, p);                              \
     }
+#define TR_LAUNCH_ADDR(i) (void *)tl_##i, (void *)te_##i, (void *)tc_##i
 #endif
 #define TR_DEFS(i)                                                                           \
     TR_SLOW(i)                                                                               \
@@ -381,9 +377,15 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
     M(30) M(31)
 TR_ALL(TR_DEFS)
 
-#define TR_ROW(i) {(void *)tl_##i, (void *)te_##i, (void *)tc_##i, (void *)tg_##i, \
-                   (void *)t1_##i, (void *)t2_##i},
+#define TR_ROW(i) {TR_LAUNCH_ADDR(i), (void *)tg_##i, (void *)t1_##i, (void *)t2_##i},
 static void *const tramps[TSLOTS][TK_COUNT] = {TR_ALL(TR_ROW)};
+#ifdef DS_ASM_FRONTS
+#define TR_DESC_L(i) {&pools[TK_LAUNCH][i], (void *)tls_##i},
+#define TR_DESC_E(i) {&pools[TK_EX][i], (void *)tes_##i},
+#define TR_DESC_C(i) {&pools[TK_COOP][i], (void *)tcs_##i},
+const struct ds_tdesc ds_tdescs[3][TSLOTS] = {{TR_ALL(TR_DESC_L)}, {TR_ALL(TR_DESC_E)},
+                                              {TR_ALL(TR_DESC_C)}};
+#endif
 #undef TR_ROW
 #undef TR_DEFS
 
@@ -405,7 +407,6 @@ static _Atomic int pool_full_said, gpa_unknown_said;
 static void *tramp_for(enum tkind kind, void *target, enum ds_hook hook, enum ds_hook via)
 {
     void *r = NULL;
-    pthread_once(&pool_once, pool_atfork);
     pthread_mutex_lock(&pool_mu);
     for (int i = 0; i < TSLOTS && !r; i++) {
         struct tslot *s = &pools[kind][i];

@@ -113,6 +113,8 @@ CUresult cuFuncGetName(const char **name, CUfunction f)
 static __thread void **fake_cur_params, **fake_cur_extra;
 static void fake_drv_run_body(CUfunction f, void **params, void **extra);
 
+static __thread unsigned fake_cur_smem;
+static __thread CUstream fake_cur_stream;
 static CUresult fake_drv_launch(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                                 unsigned by, unsigned bz, const char *entry)
 {
@@ -121,7 +123,8 @@ static CUresult fake_drv_launch(CUfunction f, unsigned gx, unsigned gy, unsigned
         fake_record("launch ? via %s", entry);
         return CUDA_ERROR_INVALID_HANDLE;
     }
-    fake_record("launch %s via %s grid=%u,%u,%u block=%u,%u,%u", n, entry, gx, gy, gz, bx, by, bz);
+    fake_record("launch %s via %s grid=%u,%u,%u block=%u,%u,%u smem=%u stream=%p args=%p", n, entry, gx, gy,
+                gz, bx, by, bz, fake_cur_smem, (void *)fake_cur_stream, (void *)fake_cur_params);
     fake_drv_run_body(f, fake_cur_params, fake_cur_extra);
     fake_cur_params = fake_cur_extra = NULL;
     return CUDA_SUCCESS;
@@ -133,7 +136,7 @@ static CUresult fake_drv_launch(CUfunction f, unsigned gx, unsigned gy, unsigned
                                 unsigned bx, unsigned by, unsigned bz, unsigned smem,        \
                                 CUstream s, void **p, void **e)                              \
     {                                                                                        \
-        (void)smem, (void)s;                                                                 \
+        fake_cur_smem = smem, fake_cur_stream = s;                                           \
         fake_cur_params = p, fake_cur_extra = e;                                             \
         return fake_drv_launch(f, gx, gy, gz, bx, by, bz, #name);                            \
     }                                                                                        \
@@ -152,7 +155,7 @@ FAKE_LAUNCH(cuLaunchKernel_ptsz)
                                 unsigned bx, unsigned by, unsigned bz, unsigned smem,        \
                                 CUstream s, void **p)                                        \
     {                                                                                        \
-        (void)smem, (void)s;                                                                 \
+        fake_cur_smem = smem, fake_cur_stream = s;                                           \
         fake_cur_params = p;                                                                 \
         return fake_drv_launch(f, gx, gy, gz, bx, by, bz, #name);                            \
     }                                                                                        \
@@ -171,6 +174,7 @@ FAKE_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
     {                                                                                        \
         if (!c) return CUDA_ERROR_INVALID_VALUE;                                             \
         fake_cur_params = p, fake_cur_extra = e;                                             \
+        fake_cur_smem = c->sharedMemBytes, fake_cur_stream = c->hStream;                     \
         return fake_drv_launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX,       \
                                c->blockDimY, c->blockDimZ, #name);                           \
     }                                                                                        \

@@ -158,15 +158,16 @@ cudaError_t cudaFuncGetName(const char **name, const void *func)
 static __thread void **fake_cur_args;
 static void fake_run_body(const struct CUkern_st *k, void **args);
 
-static cudaError_t fake_launch(const void *func, dim3 g, dim3 b, const char *entry)
+static cudaError_t fake_launch(const void *func, dim3 g, dim3 b, size_t smem, cudaStream_t s,
+                               const char *entry)
 {
     struct CUkern_st *k = fake_kernel_of(func);
     if (!k) {
         fake_record("launch ? via %s", entry);
         return fake_last_error = cudaErrorInvalidDeviceFunction;
     }
-    fake_record("launch %s via %s grid=%u,%u,%u block=%u,%u,%u", k->name, entry, g.x, g.y, g.z,
-                b.x, b.y, b.z);
+    fake_record("launch %s via %s grid=%u,%u,%u block=%u,%u,%u smem=%zu stream=%p args=%p", k->name,
+                entry, g.x, g.y, g.z, b.x, b.y, b.z, smem, (void *)s, (void *)fake_cur_args);
     fake_run_body(k, fake_cur_args);
     fake_cur_args = NULL;
     return cudaSuccess;
@@ -176,9 +177,8 @@ static cudaError_t fake_launch(const void *func, dim3 g, dim3 b, const char *ent
     cudaError_t name(ktype func, dim3 g, dim3 b, void **args, size_t smem, cudaStream_t s); \
     cudaError_t name(ktype func, dim3 g, dim3 b, void **args, size_t smem, cudaStream_t s)  \
     {                                                                                        \
-        (void)smem, (void)s;                                                                 \
         fake_cur_args = args;                                                                \
-        return fake_launch((const void *)func, g, b, #name);                                 \
+        return fake_launch((const void *)func, g, b, smem, s, #name);                        \
     }
 FAKE_RT_LAUNCH(__cudaLaunchKernel, cudaKernel_t)
 FAKE_RT_LAUNCH(__cudaLaunchKernel_ptsz, cudaKernel_t)
@@ -190,14 +190,15 @@ FAKE_RT_LAUNCH(cudaLaunchCooperativeKernel_ptsz, const void *)
 cudaError_t cudaLaunchKernelExC(const cudaLaunchConfig_t *c, const void *func, void **args)
 {
     fake_cur_args = args;
-    return fake_launch(func, c->gridDim, c->blockDim, "cudaLaunchKernelExC");
+    return fake_launch(func, c->gridDim, c->blockDim, c->dynamicSmemBytes, c->stream, "cudaLaunchKernelExC");
 }
 
 cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *c, const void *func, void **args);
 cudaError_t cudaLaunchKernelExC_ptsz(const cudaLaunchConfig_t *c, const void *func, void **args)
 {
     fake_cur_args = args;
-    return fake_launch(func, c->gridDim, c->blockDim, "cudaLaunchKernelExC_ptsz");
+    return fake_launch(func, c->gridDim, c->blockDim, c->dynamicSmemBytes, c->stream,
+                       "cudaLaunchKernelExC_ptsz");
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t s)

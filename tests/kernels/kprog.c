@@ -10,11 +10,14 @@
  *                        pointer, and N of axpy through cudaLaunchKernel
  *   kprog reduce         one launch of clean_reduce (listed by a scanner file in a test)
  *   kprog unknown        a launch of a stub nobody registered
+ *   kprog args N         N launches of a clean kernel through every entry point, with distinct
+ *                        values in every launch argument (printed first)
  *   kprog bench N [ENTRY] N launches of a clean kernel through four entry points (or one), timed
  * With KPROG_CXX=1 it loads libstdc++ globally first, so the shim can demangle.
  * Every launcher is its own exported function, so stacks can be checked by name. */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +71,11 @@ static void register_all(void)
     }
 }
 
-static const dim3 G = {4, 2, 1}, B = {128, 1, 1};
+/* What every launch passes (`kprog args` changes them all) */
+static dim3 G = {4, 2, 1}, B = {128, 1, 1};
+static unsigned SMEM;
+static cudaStream_t STREAM;
+static void **ARGS;
 
 static void show(const char *entry, const struct kern *k, int st)
 {
@@ -78,25 +85,25 @@ static void show(const char *entry, const struct kern *k, int st)
 /* ---- runtime entry points ------------------------------------------------------------- */
 NOINL int via___cudaLaunchKernel(struct kern *k)
 {
-    int r_ = __cudaLaunchKernel(k->handle, G, B, NULL, 0, NULL);
+    int r_ = __cudaLaunchKernel(k->handle, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via___cudaLaunchKernel_ptsz(struct kern *k)
 {
-    int r_ = __cudaLaunchKernel_ptsz(k->handle, G, B, NULL, 0, NULL);
+    int r_ = __cudaLaunchKernel_ptsz(k->handle, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cudaLaunchKernel(struct kern *k)
 {
-    int r_ = cudaLaunchKernel((const void *)k->stub, G, B, NULL, 0, NULL);
+    int r_ = cudaLaunchKernel((const void *)k->stub, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cudaLaunchKernel_ptsz(struct kern *k)
 {
-    int r_ = cudaLaunchKernel_ptsz((const void *)k->stub, G, B, NULL, 0, NULL);
+    int r_ = cudaLaunchKernel_ptsz((const void *)k->stub, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
@@ -106,31 +113,33 @@ static cudaLaunchConfig_t rt_config(void)
     memset(&c, 0, sizeof c);
     c.gridDim = G;
     c.blockDim = B;
+    c.dynamicSmemBytes = SMEM;
+    c.stream = STREAM;
     return c;
 }
 NOINL int via_cudaLaunchKernelExC(struct kern *k)
 {
     cudaLaunchConfig_t c = rt_config();
-    int r_ = cudaLaunchKernelExC(&c, (const void *)k->stub, NULL);
+    int r_ = cudaLaunchKernelExC(&c, (const void *)k->stub, ARGS);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cudaLaunchKernelExC_ptsz(struct kern *k)
 {
     cudaLaunchConfig_t c = rt_config();
-    int r_ = cudaLaunchKernelExC_ptsz(&c, (const void *)k->stub, NULL);
+    int r_ = cudaLaunchKernelExC_ptsz(&c, (const void *)k->stub, ARGS);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cudaLaunchCooperativeKernel(struct kern *k)
 {
-    int r_ = cudaLaunchCooperativeKernel((const void *)k->stub, G, B, NULL, 0, NULL);
+    int r_ = cudaLaunchCooperativeKernel((const void *)k->stub, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cudaLaunchCooperativeKernel_ptsz(struct kern *k)
 {
-    int r_ = cudaLaunchCooperativeKernel_ptsz((const void *)k->stub, G, B, NULL, 0, NULL);
+    int r_ = cudaLaunchCooperativeKernel_ptsz((const void *)k->stub, G, B, ARGS, SMEM, STREAM);
     KEEP_FRAME();
     return r_;
 }
@@ -138,13 +147,13 @@ NOINL int via_cudaLaunchCooperativeKernel_ptsz(struct kern *k)
 /* ---- driver entry points -------------------------------------------------------------- */
 NOINL int via_cuLaunchKernel(struct kern *k)
 {
-    int r_ = cuLaunchKernel(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL, NULL);
+    int r_ = cuLaunchKernel(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS, NULL);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cuLaunchKernel_ptsz(struct kern *k)
 {
-    int r_ = cuLaunchKernel_ptsz(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL, NULL);
+    int r_ = cuLaunchKernel_ptsz(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS, NULL);
     KEEP_FRAME();
     return r_;
 }
@@ -152,33 +161,35 @@ static CUlaunchConfig drv_config(void)
 {
     CUlaunchConfig c;
     memset(&c, 0, sizeof c);
-    c.gridDimX = 4, c.gridDimY = 2, c.gridDimZ = 1;
-    c.blockDimX = 128, c.blockDimY = 1, c.blockDimZ = 1;
+    c.gridDimX = G.x, c.gridDimY = G.y, c.gridDimZ = G.z;
+    c.blockDimX = B.x, c.blockDimY = B.y, c.blockDimZ = B.z;
+    c.sharedMemBytes = SMEM;
+    c.hStream = (CUstream)STREAM;
     return c;
 }
 NOINL int via_cuLaunchKernelEx(struct kern *k)
 {
     CUlaunchConfig c = drv_config();
-    int r_ = cuLaunchKernelEx(&c, k->func, NULL, NULL);
+    int r_ = cuLaunchKernelEx(&c, k->func, ARGS, NULL);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cuLaunchKernelEx_ptsz(struct kern *k)
 {
     CUlaunchConfig c = drv_config();
-    int r_ = cuLaunchKernelEx_ptsz(&c, k->func, NULL, NULL);
+    int r_ = cuLaunchKernelEx_ptsz(&c, k->func, ARGS, NULL);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cuLaunchCooperativeKernel(struct kern *k)
 {
-    int r_ = cuLaunchCooperativeKernel(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL);
+    int r_ = cuLaunchCooperativeKernel(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_cuLaunchCooperativeKernel_ptsz(struct kern *k)
 {
-    int r_ = cuLaunchCooperativeKernel_ptsz(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL);
+    int r_ = cuLaunchCooperativeKernel_ptsz(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS);
     KEEP_FRAME();
     return r_;
 }
@@ -235,7 +246,7 @@ static void get_pointers(void)
 #define VIA_PTR(name, ptr)                                                       \
     NOINL int via_##name(struct kern *k)                                         \
     {                                                                            \
-        int r_ = ptr(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL, NULL);          \
+        int r_ = ptr(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS, NULL);          \
         KEEP_FRAME();                                                            \
         return r_;                                                               \
     }
@@ -250,13 +261,13 @@ VIA_PTR(ptr_cudaGetDriverEntryPointByVersion_ptsz, p_dbv_ptsz)
 NOINL int via_ptr_cuGetProcAddress_v2_Ex(struct kern *k)
 {
     CUlaunchConfig c = drv_config();
-    int r_ = p_gpa2_ex(&c, k->func, NULL, NULL);
+    int r_ = p_gpa2_ex(&c, k->func, ARGS, NULL);
     KEEP_FRAME();
     return r_;
 }
 NOINL int via_ptr_cuGetProcAddress_v2_Coop(struct kern *k)
 {
-    int r_ = p_gpa2_coop(k->func, 4, 2, 1, 128, 1, 1, 0, NULL, NULL);
+    int r_ = p_gpa2_coop(k->func, G.x, G.y, G.z, B.x, B.y, B.z, SMEM, (CUstream)STREAM, ARGS);
     KEEP_FRAME();
     return r_;
 }
@@ -325,9 +336,15 @@ NOINL void thread_drv(void) { via_cuLaunchKernel(&kerns[KI_INDEX]); KEEP_FRAME()
 NOINL void thread_ptr(void) { via_ptr_cuGetProcAddress_v2(&kerns[KI_INDEX]); KEEP_FRAME(); }
 NOINL void thread_clean(void) { via_cudaLaunchKernel(&kerns[KI_AXPY]); KEEP_FRAME(); }
 
+/* The forker starts once every launching thread runs: a thread still starting may hold the
+ * loader's lock (ThreadSanitizer's runtime walks the loaded objects at thread start), and a
+ * child forked then would inherit it held: the runtime's hazard, not the shim's. */
+static int nthreads;
+static int started;
 static void *thread_main(void *arg)
 {
     (void)arg;
+    __atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < per_thread; i++) {
         thread_rt();
         thread_stub();
@@ -352,6 +369,7 @@ NOINL void child_launches(void)
 static void *forker_main(void *arg)
 {
     int k = *(int *)arg, forked = 0;
+    while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < nthreads) sched_yield();
     for (int i = 0; i < k; i++) {
         pid_t p = fork();
         if (p == 0) {
@@ -410,6 +428,7 @@ int main(int argc, char **argv)
         per_thread = atoi(argv[3]);
         pthread_t th[64];
         if (t > 64) t = 64;
+        nthreads = t;
         const char *forks = getenv("KPROG_FORKS");
         int k = forks ? atoi(forks) : 0;
         pthread_t forker;
@@ -419,6 +438,19 @@ int main(int argc, char **argv)
         if (k > 0) pthread_join(forker, NULL);
     } else if (!strcmp(cmd, "bench") && (argc == 3 || argc == 4)) {
         bench(atol(argv[2]), argc == 4 ? argv[3] : NULL);
+    } else if (!strcmp(cmd, "args") && argc == 3) {
+        /* every launch argument distinct and unusual, N launches of a clean kernel through
+         * each entry point: the first takes the kernels layer's full check, the later ones its
+         * fast way; the fake libraries record what they received */
+        static void *slots[4];
+        G = (dim3){7, 5, 3}, B = (dim3){32, 4, 2}, SMEM = 4567, ARGS = slots;
+        cudaStreamCreate(&STREAM);
+        printf("want grid=7,5,3 block=32,4,2 smem=4567 stream=%p args=%p\n", (void *)STREAM, (void *)ARGS);
+        int n = atoi(argv[2]), bad = 0;
+        for (size_t e = 0; e < sizeof entries / sizeof *entries; e++)
+            for (int i = 0; i < n; i++) bad += entries[e].fn(&kerns[KI_AXPY]) != 0;
+        printf("entries %zu launches %d failed %d\n", sizeof entries / sizeof *entries,
+               (int)(sizeof entries / sizeof *entries) * n, bad);
     } else if (!strcmp(cmd, "reduce")) {
         show("cudaLaunchKernel", &kerns[KI_REDUCE], via_cudaLaunchKernel(&kerns[KI_REDUCE]));
     } else if (!strcmp(cmd, "unknown")) {

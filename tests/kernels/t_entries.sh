@@ -48,4 +48,16 @@ check "a non-launch entry point comes back untouched" grep -qx "passthrough stat
 check "no refusal left in the last error" grep -qx "lasterror peek=0 get=0 then=0" out
 check "the database in force is noted" \
     [ "$(q 'select(.type=="notice" and .layer=="kernels")|.message|select(startswith("kernel database:"))|test("^kernel database: [0-9]+ built-in entries, 0 from DETSHIM_KERNELS")')" = "true" ]
+# ---- every launch argument arrives unchanged: 3 launches of a clean kernel through each of
+# the 24 entry points (the first takes the full check, the others the fast way), each mode ----
+for m in off log enforce strict; do
+    DETSHIM_MODE=$m run_shim "$PROGS/kprog" args 3 > out 2> err
+    want=$(sed -n 's/^want //p' out)
+    check "args $m: 72 launches, none failed" grep -qx 'entries 24 launches 72 failed 0' out
+    check "args $m: the library saw every argument as passed, 72 times" \
+        [ "$(grep -c "^launch $K_AXPY via [^ ]* $want\$" record)" = 72 ]
+    [ $m = off ] || check "args $m: the summary counts all 72 launches" \
+        [ "$(q 'select(.type=="summary")|[.calls|to_entries[]|select(.key|test("Launch") and (test("Graph")|not))|.value]|add')" = 72 ]
+    fresh
+done
 finish

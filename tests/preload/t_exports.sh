@@ -12,4 +12,18 @@ check "hook table is not empty" [ "$(wc -l < want)" -gt 1 ]
 needed=$(readelf -d "$SHIM" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p')
 check "no DT_NEEDED on a CUDA library" bash -c "! echo '$needed' | grep -Eq 'cuda|cublas|cudnn|nccl|cudart'"
 check "DT_NEEDED only libc/libdl/libpthread/libunwind" bash -c "echo '$needed' | grep -Evq '^(libc|libdl|libpthread|libunwind)\.so' && exit 1 || exit 0"
+# The hot hooks' assembly fronts (x86-64): each saves registers, calls its gate once and jumps;
+# the gates call nothing (they may keep argument registers for the fronts: shim/gates.c).
+if [ "$(uname -m)" = x86_64 ] && command -v objdump >/dev/null; then
+    objdump -d --no-show-raw-insn "$SHIM" > dis
+    body() { awk -v f="<$1>:" '$2 == f {p = 1; next} p && /^$/ {exit} p' dis; }
+    for g in ds_fast_launch_rt_gate ds_fast_launch_drv_gate ds_fast_cublas_gemm_gate ds_tgate; do
+        check "gate $g exists and makes no call" bash -c "[ -n \"\$(awk -v f='<$g>:' '\$2 == f' '$T/dis')\" ] && ! awk -v f='<$g>:' '\$2 == f {p = 1; next} p && /^\$/ {exit} p' '$T/dis' | grep -qw call"
+    done
+    for f in cudaLaunchKernel __cudaLaunchKernel cuLaunchKernel cuLaunchKernelEx cublasSgemm_v2 cublasGemmStridedBatchedEx_64; do
+        b=$(body "$f")
+        check "front $f: one call, to its gate, then a jump to what it returned" \
+            bash -c "[ \"\$(grep -cw call <<<'$b')\" = 1 ] && grep -qE 'call .*_gate>' <<<'$b' && grep -qE 'jmp +\*%rax' <<<'$b'"
+    done
+fi
 finish

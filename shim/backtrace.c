@@ -9,6 +9,7 @@
  * __cxa_demangle when libstdc++ is loaded. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <link.h>
 #include <libunwind.h>
 #include <pthread.h>
 #include <sched.h>
@@ -41,16 +42,18 @@ static int raw_backtrace(void **raw, int max)
 #define raw_backtrace unw_backtrace
 #endif
 
-/* fork() while another thread is inside libunwind would leave its internal locks held
- * in the child, which then hangs at its first stack capture. A gate of two atomics
+/* fork() while another thread is inside libunwind (or dl_iterate_phdr, which libunwind
+ * calls) would leave locks held in the child, which then hangs at its first stack capture. A gate of two atomics
  * keeps captures and fork apart: a capture counts itself in `active` unless a fork is
  * pending; fork's prepare handler raises `forking` and waits for `active` to drain; both
  * are cleared after the fork, in the parent and in the child. (No pthread lock: a lock
  * the forking thread holds cannot be released by the child, whose thread id differs.) */
 static _Atomic int unwind_active, unwind_forking;
+static DS_TLS int gate_depth; /* this thread's nesting: an inner walk never waits */
 
-static void gate_enter(void)
+void ds_fork_gate_enter(void)
 {
+    if (gate_depth++ > 0) return;
     for (;;) {
         while (atomic_load(&unwind_forking)) sched_yield();
         atomic_fetch_add(&unwind_active, 1);
@@ -58,7 +61,22 @@ static void gate_enter(void)
         atomic_fetch_sub(&unwind_active, 1); /* a fork came first: let it go */
     }
 }
-static void gate_leave(void) { atomic_fetch_sub(&unwind_active, 1); }
+void ds_fork_gate_leave(void)
+{
+    if (--gate_depth > 0) return;
+    atomic_fetch_sub(&unwind_active, 1);
+}
+
+/* dl_iterate_phdr holds the loader's object-list lock while it walks, and a fork child
+ * inherits that lock held when another thread was walking (glibc resets other loader locks
+ * in the child, not this one): every walk of the shim's goes through the same gate. */
+int ds_loader_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    ds_fork_gate_enter();
+    int r = dl_iterate_phdr(cb, arg);
+    ds_fork_gate_leave();
+    return r;
+}
 
 static void fork_prepare(void)
 {
@@ -77,9 +95,9 @@ void ds_bt_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
 int ds_bt_capture(void **ips, int max)
 {
     void *raw[DS_MAX_FRAMES + 16];
-    gate_enter();
+    ds_fork_gate_enter();
     int n = raw_backtrace(raw, DS_MAX_FRAMES + 16);
-    gate_leave();
+    ds_fork_gate_leave();
     int k = 0;
     for (int i = 0; i < n && k < max; i++)
         if (!ds_addr_is_self(raw[i])) ips[k++] = raw[i];
@@ -115,7 +133,9 @@ char *ds_demangle(const char *mangled)
         if (!f) {
             /* Python and torch load libstdc++ RTLD_LOCAL: it may be loaded but not
              * global. Reach it by soname; never load it ourselves. */
+            ds_fork_gate_enter();
             void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+            ds_fork_gate_leave();
             if (h) f = dlsym(h, "__cxa_demangle"); /* the reference is kept: f stays valid */
         }
         if (!f) return NULL;
@@ -192,9 +212,9 @@ void ds_bt_render(struct jbuf *jb, const char *key, void *const *ips, int n)
 {
     enum { WALK = DS_MAX_FRAMES + 32 };
     struct named_frame *fr = malloc(sizeof *fr * WALK);
-    gate_enter();
+    ds_fork_gate_enter();
     int nw = fr ? walk_names(fr, WALK) : 0;
-    gate_leave();
+    ds_fork_gate_leave();
     jb_arr_begin(jb, key);
     int w = 0; /* cursor frames are matched in order */
     for (int i = 0; i < n; i++) {

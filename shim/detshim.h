@@ -170,6 +170,11 @@ void ds_log_write(const char *rec, size_t len);
 void ds_notice(const char *layer, bool loud, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ds_log_atfork_child(void);
+/* the layers' fork-child handlers (init.c registers them all at load) */
+void ds_kernel_table_atfork_child(void);
+void ds_kernels_drv_atfork_child(void);
+void ds_cublas_atfork_child(void);
+void ds_hash_atfork_child(void);
 void ds_log_summary(void);
 /* Expand a log template (%p pid, %r rank, %h host, %% percent). -1 on a bad escape. */
 int ds_expand_template(const char *tmpl, char *out, size_t outsz, const char *host,
@@ -193,6 +198,14 @@ void ds_pins_header(struct jbuf *jb);     /* "pins":[...] for the header */
 /* ---- backtraces (backtrace.c) ------------------------------------------------------- */
 /* Set up the capture lock and its fork handlers (constructor, once). */
 void ds_bt_init(void);
+/* Stack walks, walks of the loaded objects and dlopen/dlclose (which a sanitizer's runtime
+ * turns into such walks) are kept apart from fork: a child would inherit the loader's
+ * object-list lock held, or libunwind's, and hang at its first stack capture. Nestable. */
+void ds_fork_gate_enter(void);
+void ds_fork_gate_leave(void);
+/* dl_iterate_phdr inside that gate. */
+struct dl_phdr_info;
+int ds_loader_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
 /* Raw return addresses of the caller's stack, frames inside the shim dropped. */
 int ds_bt_capture(void **ips, int max);
 /* Symbolise (module, offset, demangled function) into a JSON array named key. */

@@ -108,7 +108,7 @@ void ds_fingerprint_header(struct jbuf *jb)
         if (ds_cfg.disabled & (1u << i)) jb_str(jb, NULL, ds_layers[i].name);
     jb_arr_end(jb);
     jb_arr_begin(jb, "libraries");
-    dl_iterate_phdr(each_lib, jb);
+    ds_loader_walk(each_lib, jb);
     jb_arr_end(jb);
     jb_key(jb, "env");
     jb_obj_begin(jb);

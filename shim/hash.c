@@ -739,7 +739,7 @@ static void trace_header(void)
  * (".trace.jsonl" appended when the log's name has no ".jsonl"). */
 /* A fork child has only the forking thread: locks another thread held are free again, and
  * its trace (a file of its own, seq from 1) counts calls afresh. */
-static void hash_atfork_child(void)
+void ds_hash_atfork_child(void)
 {
     pthread_mutex_init(&trace_mu, NULL);
     pthread_mutex_init(&tab_mu, NULL);
@@ -749,8 +749,6 @@ static void hash_atfork_child(void)
     memset(counters, 0, sizeof counters);
     memset(sites_seen, 0, sizeof sites_seen);
 }
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void hash_atfork(void) { pthread_atfork(NULL, NULL, hash_atfork_child); }
 
 static bool trace_open_locked(void)
 {
@@ -808,7 +806,6 @@ static void trace_write(const char *rec, size_t len)
 /* Records are built in the per-thread state (names and stacks can be long). */
 static bool rec_begin(struct hash_tls *t, struct jbuf *jb, const char *call, const struct site *st)
 {
-    pthread_once(&atfork_once, hash_atfork);
     pthread_mutex_lock(&trace_mu);
     bool ok = trace_open_locked();
     pthread_mutex_unlock(&trace_mu);

@@ -14,7 +14,18 @@ DS_TLS int ds_depth;
 
 extern const char detshim_abi_marker[];
 
-static void atfork_child(void) { ds_log_atfork_child(); }
+/* Every fork-child handler of the shim, registered once, here, in the constructor: glibc
+ * does not run handlers that another thread registers while a fork is under way, so a
+ * handler registered lazily (at a layer's first use) could miss the fork whose child then
+ * finds that layer's lock held by a thread it does not have. */
+static void atfork_child(void)
+{
+    ds_log_atfork_child();
+    ds_kernel_table_atfork_child();
+    ds_kernels_drv_atfork_child();
+    ds_cublas_atfork_child();
+    ds_hash_atfork_child();
+}
 
 __attribute__((constructor)) static void ds_init(void)
 {

@@ -283,10 +283,8 @@ static void extra(struct jbuf *jb, void *argp)
 }
 
 static pthread_mutex_t render_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t render_once = PTHREAD_ONCE_INIT;
 /* a fork child has only the forking thread: a lock another thread held is free again */
-static void render_child(void) { pthread_mutex_init(&render_mu, NULL); }
-static void render_atfork(void) { pthread_atfork(NULL, NULL, render_child); }
+void ds_kernel_table_atfork_child(void) { pthread_mutex_init(&render_mu, NULL); }
 
 bool ds_kernel_flagged_launch(const struct ds_kinfo *k, const struct ds_klaunch *l)
 {
@@ -314,7 +312,6 @@ bool ds_kernel_flagged_launch(const struct ds_kinfo *k, const struct ds_klaunch 
     struct extra_arg a = {k, l};
     /* First sightings are rare; rendering them one at a time keeps the core's lazily
      * initialised symboliser (backtrace.c) from being raced by this layer's threads. */
-    pthread_once(&render_once, render_atfork);
     pthread_mutex_lock(&render_mu);
     ds_event_log(&ev, detail ? detail : "nondeterministic kernel", extra, &a);
     if (strict) {

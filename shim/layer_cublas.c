@@ -253,6 +253,8 @@ static struct hstate handles[MAX_HANDLES];
 struct ds_cublas_fast ds_cublas_fast[DS_CUBLAS_SLOTS];
 _Static_assert(MAX_HANDLES == DS_CUBLAS_SLOTS, "one fast entry per handle slot");
 static pthread_mutex_t slow = PTHREAD_MUTEX_INITIALIZER;
+/* a fork child has only the forking thread: a lock another thread held is free again */
+void ds_cublas_atfork_child(void) { pthread_mutex_init(&slow, NULL); }
 static bool said_handles_full, said_streams_full, said_bufs_full, said_grow;
 
 static inline unsigned hash_ptr(uintptr_t k, unsigned mask)

@@ -52,7 +52,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 
 void ds_self_init(void)
 {
-    if (!self_hi) dl_iterate_phdr(find_self, (void *)(uintptr_t)&ds_self_init);
+    if (!self_hi) ds_loader_walk(find_self, (void *)(uintptr_t)&ds_self_init);
 }
 
 void ds_self_set_range_for_test(uintptr_t lo, uintptr_t hi);
@@ -93,7 +93,9 @@ static void pin_object(void *addr)
     Dl_info di;
     if (dladdr(addr, &di) && di.dli_fname && di.dli_fname[0]) {
         /* the extra reference is deliberate and never dropped */
+        ds_fork_gate_enter();
         (void)dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+        ds_fork_gate_leave();
     }
 }
 
@@ -147,7 +149,7 @@ static int generation_cb(struct dl_phdr_info *info, size_t size, void *arg)
 static uint64_t objects_generation(void)
 {
     uint64_t g = 0;
-    dl_iterate_phdr(generation_cb, &g);
+    ds_loader_walk(generation_cb, &g);
     return g;
 }
 
@@ -160,7 +162,17 @@ static struct {
     _Atomic uint64_t gen;
 } misses[MISSES];
 
+static void *resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how);
+/* dlopen, dlclose and walks of the loaded objects: kept apart from fork (detshim.h) */
 void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how)
+{
+    ds_fork_gate_enter();
+    void *p = resolve_symbol(name, lib, how);
+    ds_fork_gate_leave();
+    return p;
+}
+
+static void *resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how)
 {
     uint64_t key = ds_hash64(name, strlen(name), (uint64_t)lib + 1);
     unsigned slot = (unsigned)key & (MISSES - 1);
@@ -192,10 +204,10 @@ static void *resolve_uncached(const char *name, enum ds_lib lib, enum ds_resolve
     }
 
     struct scan_arg a = {name, ds_libs[lib].prefix, 0, NULL};
-    dl_iterate_phdr(scan_one, &a);
+    ds_loader_walk(scan_one, &a);
     if (!a.found) {
         a.pass = 1;
-        dl_iterate_phdr(scan_one, &a);
+        ds_loader_walk(scan_one, &a);
     }
     if (a.found && how) *how = DS_BY_SCAN;
     return a.found;
@@ -211,9 +223,11 @@ void *ds_lookup_soname(const char *name, enum ds_lib lib)
         if (n < sizeof soname) {
             memcpy(soname, s, n);
             soname[n] = 0;
+            ds_fork_gate_enter();
             void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
             void *p = try_handle(h, name);
             if (h) dlclose(h);
+            ds_fork_gate_leave();
             if (p) return p;
         }
         s = e ? e + 1 : NULL;

@@ -13,8 +13,14 @@ void fake_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #include <unistd.h>
 static inline int fake_blas_computes(void)
 {
-    const char *v = getenv("FAKE_BLAS_COMPUTE");
-    return v && *v == '1';
+    static int computes = -1; /* read once: a getenv per call would weigh on the cost benchmark */
+    int c = __atomic_load_n(&computes, __ATOMIC_RELAXED);
+    if (c < 0) {
+        const char *v = getenv("FAKE_BLAS_COMPUTE");
+        c = v && *v == '1';
+        __atomic_store_n(&computes, c, __ATOMIC_RELAXED);
+    }
+    return c;
 }
 static inline void fake_sgemm(long m, long n, long k, const float *A, long lda, const float *B,
                               long ldb, float beta, const float *C, long ldc, float *D, long ldd)

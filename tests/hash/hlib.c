@@ -95,6 +95,10 @@ NOINL int step_bwd_filter(void)
     r = cudnnConvolutionBackwardFilter(dh, &one, x, A, dy, B, conv, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0, ws,
                                        1 << 20, &zero, w, C);
     cudaFree(ws);
+    cudnnDestroyConvolutionDescriptor(conv);
+    cudnnDestroyFilterDescriptor(w);
+    cudnnDestroyTensorDescriptor(dy);
+    cudnnDestroyTensorDescriptor(x);
     cudnnDestroy(dh);
     KEEP_FRAME();
     return r;
@@ -130,6 +134,8 @@ int main(int argc, char **argv)
         return 2;
     }
     cublasDestroy_v2(h);
+    cudaStreamDestroy(s);
+    cudaFree(A), cudaFree(B), cudaFree(C), cudaFree(D);
     printf("failed %d\n", bad);
     return bad != 0;
 }

@@ -46,6 +46,7 @@ int fake_drv_kernel_define(const char *name, void (*body)(void **), int nparams,
 #define K_SIDE "_Z4sidePji"
 
 static int noisy;
+static volatile int steps = 2; /* a loop the compiler cannot unroll: one call site per step */
 
 /* bodies: args[i] points at parameter i */
 static void b_fill(void **a)
@@ -255,7 +256,7 @@ int main(int argc, char **argv)
         printf("hprog fork status=%d child=%d\n", bad, ws);
         return bad || ws;
     }
-    for (int step = 0; step < 2; step++) {
+    for (int step = 0; step < steps; step++) {
         bad |= step_upload();
         bad |= step_fill();
         bad |= step_perturb();

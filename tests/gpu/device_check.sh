@@ -131,6 +131,18 @@ if [ -f "$REPO/shim/hash.c" ]; then
     done
     row "hash mode diff (first divergence)" "$(detshim_cmd diff "$OUT"/hash1-*.trace.jsonl "$OUT"/hash2-*.trace.jsonl 2>&1 | head -n 4 | tr '\n' ';')"
     row "  hash mode paths (mini_dp run 1)" "$(jq -r 'select(.type=="call")|.path' "$OUT"/hash1-*.trace.jsonl 2>/dev/null | sort | uniq -c | tr '\n' ';'); $(jq -r 'select(.type=="notice" and (.message|test("digest kernel")))|.message' "$OUT"/hash1-*[0-9].jsonl 2>/dev/null | head -n1)"
+    row "  hash mode records by call (run 1)" "$(jq -r 'select(.type=="call")|.call' "$OUT"/hash1-*.trace.jsonl 2>/dev/null | sort | uniq -c | sort -rn | head -6 | tr '\n' ';')"
+    # under enforce: the same two runs should not diverge at all
+    for i in 1 2; do
+        DETSHIM_MODE=enforce DETSHIM_HASH=1 DETSHIM_LOG="$OUT/hashe$i-%p.jsonl" LD_PRELOAD="$SHIM" \
+            "$PY" "$MINI" --steps 3 > "$OUT/hashe$i.out" 2> "$OUT/hashe$i.err"
+    done
+    row "hash mode diff under enforce (expect none)" "$(detshim_cmd diff "$OUT"/hashe1-*.trace.jsonl "$OUT"/hashe2-*.trace.jsonl 2>&1 | grep -m2 -E '^(no divergence|divergence|sequences|result)' | tr '\n' ';')"
+    # the cost: ms/step from step 10 on, the same command plain and in hash mode
+    p=$(env "$PY" "$MINI" --steps 20 2>&1 >/dev/null | sed -n 's/^# ms_per_step //p')
+    h=$(DETSHIM_MODE=log DETSHIM_HASH=1 DETSHIM_LOG="$OUT/hasht-%p.jsonl" LD_PRELOAD="$SHIM" \
+        "$PY" "$MINI" --steps 20 2>&1 >/dev/null | sed -n 's/^# ms_per_step //p')
+    row "hash mode ms/step plain | hash (20 steps)" "$p | $h | x$(awk -v a="$p" -v b="$h" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "?" }')"
 fi
 # The digest kernel against the host function: probes/hash_digest (awkward sizes, unaligned
 # odd ranges, a range over several 4 MiB host chunks) under hash mode with the kernel

@@ -316,9 +316,10 @@ static CUresult t_gpa2(struct tslot *s, const char *symbol, void **pfn, int ver,
         return t_coop(s, real, f, gx, gy, gz, bx, by, bz, smem, st, p);                      \
     }
 #ifdef DS_ASM_FRONTS
-/* The launch trampolines are assembly fronts (fronts_x86_64.S): ds_tl_<i>, ds_te_<i>, ds_tc_<i>
- * ask ds_tgate (gates.c) with ds_tdescs[kind][i] and jump, arguments untouched, to the target or to the
- * slow half. The assembly lays the descriptors out as 16 bytes each, 32 per kind. */
+/* The launch trampolines are assembly fronts (fronts_x86_64.S): ds_tl_<i>, ds_te_<i> and
+ * ds_tc_<i> ask ds_tgate (gates.c) with ds_tdescs[kind][i] and jump, arguments untouched, to
+ * the target or to the slow half. The assembly lays the descriptors out as 16 bytes each, 32
+ * per kind. */
 _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 && TK_EX == 1 &&
                    TK_COOP == 2, "fronts_x86_64.S knows this layout");
 #define TR_LAUNCHERS(i)                                                                      \

@@ -32,6 +32,7 @@
 #include "digest.h"
 #include "hash.h"
 #include "kernel.h"
+#include "pystack.h"
 
 _Atomic int ds_hash_state;
 static _Atomic bool hash_host_only; /* DETSHIM_HASH=host: never load the digest kernel */
@@ -693,6 +694,10 @@ static void site_capture(struct hash_tls *t, struct site *st, enum ds_hook hook)
 {
     st->n = ds_bt_capture(st->ips, SITE_FRAMES);
     uint64_t h = ds_hash64(ds_hooks[hook].name, strlen(ds_hooks[hook].name), 0x73697465ull);
+    /* called from Python with the GIL held, the native frames are the interpreter's, the
+     * same for every Python line: the Python frames tell such sites apart */
+    uint64_t py = ds_pystack_hash_stable(SITE_FRAMES);
+    if (py) h = ds_hash64(&py, sizeof py, h);
     for (int i = 0; i < st->n; i++) {
         uint64_t f = frame_hash(t, st->ips[i]);
         h = ds_hash64(&f, sizeof f, h);
@@ -830,7 +835,10 @@ static void rec_end(struct jbuf *jb, const struct site *st)
         jb_str(jb, "path", path_names[t->paths & 3]);
         t->paths = 0;
     }
-    if (site_first(st->id)) ds_bt_render(jb, "stack", st->ips, st->n);
+    if (site_first(st->id)) {
+        ds_bt_render(jb, "stack", st->ips, st->n);
+        if (ds_pystack_render) ds_pystack_render(jb); /* pystack, or pystack_note */
+    }
     jb_obj_end(jb);
     if (jb_finish(jb)) trace_write(jb->p, jb->len);
 }

@@ -173,6 +173,43 @@ uint64_t ds_pystack_hash(int depth)
     return h;
 }
 
+/* The same over what is equal in every run of the program: each frame's file and function
+ * names and its line (code objects move with the heap), for hash traces' call-site ids. */
+static uint64_t str_hash(void *code, const char *attr, uint64_t h)
+{
+    void *o = code ? py.Object_GetAttrString(code, attr) : NULL;
+    const char *s = o ? py.Unicode_AsUTF8(o) : NULL;
+    if (!s) py.Err_Clear();
+    h = s ? ds_hash64(s, strlen(s), h) : ds_hash64("?", 1, h);
+    if (o) py.DecRef(o);
+    return h;
+}
+
+uint64_t ds_pystack_hash_stable(int depth)
+{
+    if (py_where() != PY_HELD) return 0;
+    void *et, *ev, *etb;
+    py.Err_Fetch(&et, &ev, &etb);
+    uint64_t h = 0x707973746b6cull;
+    void *f = py.Eval_GetFrame();
+    if (f) py.IncRef(f);
+    for (int i = 0, max = py_depth(depth); f && i < max; i++) {
+        void *code = py.Frame_GetCode(f);
+        h = str_hash(code, "co_filename", h);
+        h = str_hash(code, "co_name", h);
+        uint64_t line = (uint64_t)py.Frame_GetLineNumber(f);
+        h = ds_hash64(&line, sizeof line, h);
+        if (code) py.DecRef(code);
+        void *back = py.Frame_GetBack(f);
+        if (!back) py.Err_Clear();
+        py.DecRef(f);
+        f = back;
+    }
+    if (f) py.DecRef(f);
+    py.Err_Restore(et, ev, etb);
+    return h;
+}
+
 /* Every layer's events get the Python stack: the core calls this pointer. */
 __attribute__((constructor)) static void pystack_install(void)
 {

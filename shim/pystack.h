@@ -7,4 +7,7 @@
  * telling call sites apart when the native stack is the interpreter's and the same for
  * every Python line. 0 when the thread holds no GIL or the process runs no Python. */
 uint64_t ds_pystack_hash(int depth);
+/* The same from what every run of the program shares (file and function names, lines), for
+ * call-site ids that compare between runs (hash traces). */
+uint64_t ds_pystack_hash_stable(int depth);
 #endif

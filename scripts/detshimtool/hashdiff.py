@@ -27,10 +27,12 @@ def sniff(head):
 class Trace:
     def __init__(self, path, header, calls):
         self.path, self.header, self.calls = path, header, calls
-        self.stacks = {}
+        self.stacks, self.pystacks = {}, {}
         for c in calls:
             if c.get("stack") and c.get("site") not in self.stacks:
                 self.stacks[c.get("site")] = c["stack"]
+                if isinstance(c.get("pystack"), list):
+                    self.pystacks[c.get("site")] = c["pystack"]
 
 
 def read_trace(path):
@@ -147,11 +149,24 @@ def caller(trace, c):
     return (f0.get("function") or "?", "%s+%s" % (mod, f0.get("offset", "?")), up)
 
 
+def python_frames(trace, c, n=3):
+    """The innermost Python frames of the call's site as 'file:line in function', when the
+    trace has them (the caller held the GIL)."""
+    out = []
+    for f in (trace.pystacks.get(c.get("site")) or [])[:n]:
+        if isinstance(f, dict):
+            out.append("%s:%s in %s" % (str(f.get("file", "?")).rsplit("/", 1)[-1], f.get("line", "?"),
+                                        f.get("function", "?")))
+    return out
+
+
 def caller_text(trace, c):
     cl = caller(trace, c)
     if cl is None:
         return "an unknown call site (%s)" % c.get("site")
-    return "%s (%s)%s" % (cl[0], cl[1], "".join(" <- %s" % u for u in cl[2]))
+    py = python_frames(trace, c)
+    return "%s (%s)%s%s" % (cl[0], cl[1], "".join(" <- %s" % u for u in cl[2]),
+                            "; Python: %s" % " <- ".join(py) if py else "")
 
 
 def digests(c):
@@ -210,7 +225,8 @@ def _call_doc(ta, tb, i, namer):
     doc = {"index": i + 1, "seq_a": a.get("seq"), "seq_b": b.get("seq") if b else None,
            "call": a.get("call"), "kernel": namer.kernel(a), "kernel_mangled": a.get("kernel_mangled"),
            "what": a.get("what"), "count_before": a.get("count"), "site": a.get("site"),
-           "caller": None if cl is None else {"function": cl[0], "where": cl[1], "callers": cl[2]},
+           "caller": None if cl is None else {"function": cl[0], "where": cl[1], "callers": cl[2],
+                                              "python": ta.pystacks.get(a.get("site"))},
            "in": [a.get("in"), b.get("in") if b else None],
            "out": [a.get("out"), b.get("out") if b else None]}
     if b is not None and a.get("ranges"):

@@ -58,6 +58,24 @@ dshim diff "$(trace_of e1)" "$(trace_of e2)" > out 2> err; rc=$?
 check "conv, enforce mode (a deterministic algorithm instead): no divergence" \
     bash -c "[ $rc = 0 ] && grep -q '^no divergence' out"
 
+# ---- called from Python (the GIL held, as a CPython extension calls): the records carry the
+# Python frames, the two uploads are two sites, and the diff names the Python caller ----
+pyrun() { DETSHIM_HASH=1 DETSHIM_LOG="$T/$1-%p.jsonl" LD_PRELOAD="$SHIM" "$PYTHON" "$(dirname "$0")/pylib.py"; }
+FAKE_BLAS_NOISE=1 pyrun p1 > out 2> err
+FAKE_BLAS_NOISE=1 pyrun p2 > /dev/null 2>&1
+check "python: the program ran" grep -qx 'failed 0' out
+check "python: the two uploads (one native path, two Python lines) are two sites" \
+    [ "$(call p1 cudaMemcpy | jq -r '.site' | sort -u | wc -l)" = 2 ]
+check "python: each upload's record names upload() called from main()" \
+    [ "$(call p1 cudaMemcpy | jq -r '"\(.pystack[0].function)<-\(.pystack[1].function)"' | sort -u | tr '\n' ' ')" = "upload<-main " ]
+check "python: the gemm's record names gemm() and main() in pylib.py" \
+    [ "$(call p1 cublasSgemm_v2 | jq -r '[.pystack[0:2][]|"\(.file|split("/")|last):\(.function)"]|join(" ")')" = "pylib.py:gemm pylib.py:main" ]
+dshim diff "$(trace_of p1)" "$(trace_of p2)" > out 2> err
+check "python: the diff names the gemm and its Python caller" \
+    grep -qE '^  called from .*; Python: pylib.py:[0-9]+ in gemm <- pylib.py:[0-9]+ in main' out
+check "python: --json gives the Python frames" \
+    [ "$(dshim diff --json "$(trace_of p1)" "$(trace_of p2)" | jq -r '.divergence.caller.python[0].function')" = gemm ]
+
 hlib o1 odd > out 2>&1
 check "a data type hash mode cannot size: the call is recorded, undigested, and says why" \
     [ "$(call o1 cublasGemmEx | jq -r '"\(.out) \(.skipped)"')" = "null a data type hash mode does not know the size of: no digest" ]

@@ -106,6 +106,39 @@ static int py_depth(int depth)
     return depth < 1 ? 1 : depth > DS_MAX_FRAMES ? DS_MAX_FRAMES : depth;
 }
 
+/* Calls fn for each of the calling thread's innermost Python frames (at most max), with the
+ * frame's code object (may be NULL) and line, while an exception pending in the interpreter
+ * is kept aside. Needs the GIL (py_where() == PY_HELD). */
+typedef void (*frame_fn)(void *code, int line, void *arg);
+static void each_frame(int max, frame_fn fn, void *arg)
+{
+    void *et, *ev, *etb;
+    py.Err_Fetch(&et, &ev, &etb);
+    void *f = py.Eval_GetFrame();
+    if (f) py.IncRef(f);
+    for (int i = 0; f && i < max; i++) {
+        void *code = py.Frame_GetCode(f);
+        fn(code, py.Frame_GetLineNumber(f), arg);
+        if (code) py.DecRef(code);
+        void *back = py.Frame_GetBack(f);
+        if (!back) py.Err_Clear();
+        py.DecRef(f);
+        f = back;
+    }
+    if (f) py.DecRef(f);
+    py.Err_Restore(et, ev, etb);
+}
+
+static void frame_json(void *code, int line, void *arg)
+{
+    struct jbuf *jb = arg;
+    jb_obj_begin(jb);
+    code_str(jb, "file", code, "co_filename");
+    jb_int(jb, "line", line);
+    code_str(jb, "function", code, "co_name");
+    jb_obj_end(jb);
+}
+
 static void render(struct jbuf *jb)
 {
     switch (py_where()) {
@@ -122,54 +155,26 @@ static void render(struct jbuf *jb)
         return;
     case PY_HELD: break;
     }
-    void *et, *ev, *etb;
-    py.Err_Fetch(&et, &ev, &etb);
-    void *f = py.Eval_GetFrame();
-    if (!f) {
+    if (!py.Eval_GetFrame()) { /* borrowed; sets no exception */
         jb_str(jb, "pystack_note", "no Python frame on this thread (native stack only)");
-        py.Err_Restore(et, ev, etb);
         return;
     }
-    py.IncRef(f);
     jb_arr_begin(jb, "pystack");
-    for (int i = 0, max = py_depth(ds_cfg.stack_depth); f && i < max; i++) {
-        void *code = py.Frame_GetCode(f);
-        jb_obj_begin(jb);
-        code_str(jb, "file", code, "co_filename");
-        jb_int(jb, "line", py.Frame_GetLineNumber(f));
-        code_str(jb, "function", code, "co_name");
-        jb_obj_end(jb);
-        if (code) py.DecRef(code);
-        void *back = py.Frame_GetBack(f);
-        if (!back) py.Err_Clear();
-        py.DecRef(f);
-        f = back;
-    }
-    if (f) py.DecRef(f);
+    each_frame(py_depth(ds_cfg.stack_depth), frame_json, jb);
     jb_arr_end(jb);
-    py.Err_Restore(et, ev, etb);
+}
+
+static void frame_hash(void *code, int line, void *arg)
+{
+    uint64_t rec[2] = {(uint64_t)(uintptr_t)code, (uint64_t)line};
+    *(uint64_t *)arg = ds_hash64(rec, sizeof rec, *(uint64_t *)arg);
 }
 
 uint64_t ds_pystack_hash(int depth)
 {
     if (py_where() != PY_HELD) return 0;
-    void *et, *ev, *etb;
-    py.Err_Fetch(&et, &ev, &etb);
     uint64_t h = 0;
-    void *f = py.Eval_GetFrame();
-    if (f) py.IncRef(f);
-    for (int i = 0, max = py_depth(depth); f && i < max; i++) {
-        void *code = py.Frame_GetCode(f);
-        uint64_t rec[2] = {(uint64_t)(uintptr_t)code, (uint64_t)py.Frame_GetLineNumber(f)};
-        h = ds_hash64(rec, sizeof rec, h);
-        if (code) py.DecRef(code);
-        void *back = py.Frame_GetBack(f);
-        if (!back) py.Err_Clear();
-        py.DecRef(f);
-        f = back;
-    }
-    if (f) py.DecRef(f);
-    py.Err_Restore(et, ev, etb);
+    each_frame(py_depth(depth), frame_hash, &h);
     return h;
 }
 
@@ -185,28 +190,19 @@ static uint64_t str_hash(void *code, const char *attr, uint64_t h)
     return h;
 }
 
+static void frame_hash_stable(void *code, int line, void *arg)
+{
+    uint64_t *h = arg, l = (uint64_t)line;
+    *h = str_hash(code, "co_filename", *h);
+    *h = str_hash(code, "co_name", *h);
+    *h = ds_hash64(&l, sizeof l, *h);
+}
+
 uint64_t ds_pystack_hash_stable(int depth)
 {
     if (py_where() != PY_HELD) return 0;
-    void *et, *ev, *etb;
-    py.Err_Fetch(&et, &ev, &etb);
     uint64_t h = 0x707973746b6cull;
-    void *f = py.Eval_GetFrame();
-    if (f) py.IncRef(f);
-    for (int i = 0, max = py_depth(depth); f && i < max; i++) {
-        void *code = py.Frame_GetCode(f);
-        h = str_hash(code, "co_filename", h);
-        h = str_hash(code, "co_name", h);
-        uint64_t line = (uint64_t)py.Frame_GetLineNumber(f);
-        h = ds_hash64(&line, sizeof line, h);
-        if (code) py.DecRef(code);
-        void *back = py.Frame_GetBack(f);
-        if (!back) py.Err_Clear();
-        py.DecRef(f);
-        f = back;
-    }
-    if (f) py.DecRef(f);
-    py.Err_Restore(et, ev, etb);
+    each_frame(py_depth(depth), frame_hash_stable, &h);
     return h;
 }
 

@@ -389,17 +389,6 @@ static uint64_t heur_subject(const struct heur_log *h)
     return ds_hash64(h->nondet, sizeof h->nondet[0] * (size_t)h->nnondet, 0x6865757200ull);
 }
 
-static void heur_text(char *out, size_t outsz, const long long *v, int n)
-{
-    size_t len = 0;
-    out[0] = 0;
-    for (int i = 0; i < n && len + 1 < outsz; i++) {
-        int k = snprintf(out + len, outsz - len, "%s%lld", i ? "," : "", v[i]);
-        if (k < 0) break;
-        len += (size_t)k;
-    }
-}
-
 /* log mode: look at what the caller received */
 static cudnnStatus_t heur_observe(cudnnBackendDescriptor_t heur, cudnnBackendAttributeType_t type,
                                   int64_t req, int64_t *count, void *arr)
@@ -427,7 +416,7 @@ static cudnnStatus_t heur_observe(cudnnBackendDescriptor_t heur, cudnnBackendAtt
     if (h->nnondet > 0 &&
         ds_event_capture(&ev, DS_HOOK_cudnnBackendGetAttribute, DS_ACT_OBSERVED, heur_subject(h))) {
         char ids[256], detail[512];
-        heur_text(ids, sizeof ids, h->nondet, h->nnondet);
+        dsc_int_text(ids, sizeof ids, h->nondet, h->nnondet);
         snprintf(detail, sizeof detail,
                  "engine heuristics offered nondeterministic engine%s %s among %lld; the first "
                  "choice, engine %lld, is %s",
@@ -512,7 +501,7 @@ static cudnnStatus_t heur_filter(cudnnBackendDescriptor_t heur, cudnnBackendAttr
     }
     struct ds_event ev;
     char ids[256], detail[512];
-    heur_text(ids, sizeof ids, h->nondet, h->nnondet);
+    dsc_int_text(ids, sizeof ids, h->nondet, h->nnondet);
 
     /* 2. nothing deterministic: strict refuses */
     if (ndet == 0 && ds_cfg.mode == DS_MODE_STRICT) {

@@ -31,6 +31,9 @@ void dsc_hash_tensor(struct ds_hcall *c, const char *name, const void *p, const 
                      bool filter, bool out);
 void dsc_hash_variant_pack(struct ds_hcall *c, cudnnBackendDescriptor_t vp);
 
+/* Writes "v0,v1,..." (up to n integers, cut to outsz) for an event's detail text. */
+void dsc_int_text(char *out, size_t outsz, const long long *v, int n);
+
 /* Appends "key":[v0,v1,...] (up to n integers). */
 void dsc_int_array(struct jbuf *jb, const char *key, const long long *v, int n);
 

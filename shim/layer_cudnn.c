@@ -161,7 +161,7 @@ static void finder_extra(struct jbuf *jb, void *arg)
     dsc_int_array(jb, "returned", l->returned, l->nreturned);
 }
 
-static void list_text(char *out, size_t outsz, const long long *v, int n)
+void dsc_int_text(char *out, size_t outsz, const long long *v, int n)
 {
     size_t len = 0;
     out[0] = 0;
@@ -205,7 +205,7 @@ static cudnnStatus_t finder_end(struct finder *f, enum ds_hook hook, cudnnStatus
         struct ds_event ev;
         if (ds_event_capture(&ev, hook, DS_ACT_OBSERVED, (uint64_t)f->op << 32 | mask)) {
             char ids[128], detail[512];
-            list_text(ids, sizeof ids, l.nondet, l.nnondet);
+            dsc_int_text(ids, sizeof ids, l.nondet, l.nnondet);
             snprintf(detail, sizeof detail,
                      "convolution %s search offered nondeterministic algorithm%s %s among %d; "
                      "the first choice, algorithm %lld, is %s",
@@ -229,7 +229,7 @@ static cudnnStatus_t finder_end(struct finder *f, enum ds_hook hook, cudnnStatus
         survivors++;
     }
     char ids[128], detail[512];
-    list_text(ids, sizeof ids, l.nondet, l.nnondet);
+    dsc_int_text(ids, sizeof ids, l.nondet, l.nnondet);
     struct ds_event ev;
     if (survivors == 0 && ds_cfg.mode == DS_MODE_STRICT) {
         *f->returned = 0;

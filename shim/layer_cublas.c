@@ -145,16 +145,21 @@ static void rt_retry(void)
     rt_resolve_all();
 }
 
+/* Make `device` current (the handle's, for its workspaces); true when it was another one,
+ * then in *prev, to go back to. */
+static bool to_device(int device, int *prev)
+{
+    return device >= 0 && rt.get_device && rt.set_device && rt.get_device(prev) == cudaSuccess &&
+           *prev != device && rt.set_device(device) == cudaSuccess;
+}
+
 /* Device memory on the handle's device; NULL (said once) when it cannot be had. */
 static void *dev_alloc(int device, size_t n)
 {
     rt_retry();
     if (rt.malloc && rt.free) {
         int cur = -1;
-        bool moved = false;
-        if (device >= 0 && rt.get_device && rt.set_device && rt.get_device(&cur) == cudaSuccess &&
-            cur != device)
-            moved = rt.set_device(device) == cudaSuccess;
+        bool moved = to_device(device, &cur);
         /* legal while the thread's stream is being captured into a CUDA graph */
         enum cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
         bool exchanged = rt.exchange_capture && rt.exchange_capture(&mode) == cudaSuccess;
@@ -199,10 +204,7 @@ static void dev_free(int device, void *p)
 {
     if (rt.malloc && rt.free) {
         int cur = -1;
-        bool moved = false;
-        if (device >= 0 && rt.get_device && rt.set_device && rt.get_device(&cur) == cudaSuccess &&
-            cur != device)
-            moved = rt.set_device(device) == cudaSuccess;
+        bool moved = to_device(device, &cur);
         if (rt.free(p) != cudaSuccess && rt.get_last_error) rt.get_last_error();
         if (moved) rt.set_device(cur);
     } else if (rt.cu_free)

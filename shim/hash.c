@@ -975,22 +975,31 @@ void ds_hash_launch_post(struct ds_hlaunch *l, int st)
 }
 
 /* ---- copies and memsets (hash_hooks.c) ------------------------------------------------------ */
+/* The opening of a copy's, memset's or library call's record (counted by symbol); false
+ * when no record can be written. */
+static bool rec_call_begin(struct jbuf *jb, struct site *site, enum ds_hook hook, const char *what,
+                           size_t bytes, int st)
+{
+    struct hash_tls *t = tls_get();
+    if (!t) return false;
+    site_capture(t, site, hook);
+    const char *name = ds_hooks[hook].name;
+    if (!rec_begin(t, jb, name, site)) return false;
+    jb_uint(jb, "count", count_kind(ds_hash64(name, strlen(name), 0x6b696e64ull)));
+    jb_str(jb, "what", what);
+    jb_uint(jb, "bytes", bytes);
+    jb_int(jb, "status", st);
+    return true;
+}
+
 void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t n, uint64_t in,
                           bool in_ok, int st, const char *what);
 void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t n, uint64_t in,
                           bool in_ok, int st, const char *what)
 {
-    struct hash_tls *t = tls_get();
-    if (!t) return;
     struct site site;
-    site_capture(t, &site, hook);
     struct jbuf jb;
-    if (!rec_begin(t, &jb, ds_hooks[hook].name, &site)) return;
-    const char *name = ds_hooks[hook].name;
-    jb_uint(&jb, "count", count_kind(ds_hash64(name, strlen(name), 0x6b696e64ull)));
-    jb_str(&jb, "what", what);
-    jb_uint(&jb, "bytes", n);
-    jb_int(&jb, "status", st);
+    if (!rec_call_begin(&jb, &site, hook, what, n, st)) return;
     if (ds_hash_capturing(s)) {
         jb_str(&jb, "skipped", "stream capture in progress: no digest");
     } else {
@@ -1005,19 +1014,11 @@ void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t
 void ds_hash_write_lib(const struct ds_hcall *c, const uint64_t *after, bool after_ok, int st);
 void ds_hash_write_lib(const struct ds_hcall *c, const uint64_t *after, bool after_ok, int st)
 {
-    struct hash_tls *t = tls_get();
-    if (!t) return;
-    struct site site;
-    site_capture(t, &site, c->hook);
-    struct jbuf jb;
-    if (!rec_begin(t, &jb, ds_hooks[c->hook].name, &site)) return;
-    const char *name = ds_hooks[c->hook].name;
-    jb_uint(&jb, "count", count_kind(ds_hash64(name, strlen(name), 0x6b696e64ull)));
-    jb_str(&jb, "what", c->what);
     size_t written = 0;
     for (int i = 0; i < c->nout; i++) written += c->bytes[i];
-    jb_uint(&jb, "bytes", written);
-    jb_int(&jb, "status", st);
+    struct site site;
+    struct jbuf jb;
+    if (!rec_call_begin(&jb, &site, c->hook, c->what, written, st)) return;
     if (c->skip) {
         jb_str(&jb, "skipped", c->skip);
     } else {

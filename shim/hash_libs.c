@@ -29,11 +29,12 @@ void ds_hcall_skip(struct ds_hcall *c, const char *why)
     if (!c->skip) c->skip = why;
 }
 
-static void put(struct ds_hcall *c, int at, const char *name, const void *p, size_t bytes)
+/* Inserts a range at index `at`; false (and the call is left undigested) when full. */
+static bool put(struct ds_hcall *c, int at, const char *name, const void *p, size_t bytes)
 {
     if (c->n == DS_HCALL_MAX) {
         ds_hcall_skip(c, "more ranges than hash mode records for one call: no digest");
-        return;
+        return false;
     }
     for (int i = c->n; i > at; i--) {
         c->name[i] = c->name[i - 1];
@@ -44,12 +45,13 @@ static void put(struct ds_hcall *c, int at, const char *name, const void *p, siz
     c->p[at] = (CUdeviceptr)(uintptr_t)p;
     c->bytes[at] = p ? bytes : 0;
     c->n++;
+    return true;
 }
 
+/* Outputs come first (indexes below nout), inputs after them. */
 void ds_hcall_out(struct ds_hcall *c, const char *name, const void *p, size_t bytes)
 {
-    put(c, c->nout, name, p, bytes);
-    if (c->n <= DS_HCALL_MAX && c->name[c->nout] == name) c->nout++;
+    if (put(c, c->nout, name, p, bytes)) c->nout++;
 }
 
 void ds_hcall_in(struct ds_hcall *c, const char *name, const void *p, size_t bytes)

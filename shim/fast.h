@@ -43,6 +43,20 @@ static inline bool ds_fast_launch(enum ds_kkind kind, uintptr_t fn)
 static inline bool ds_fast_launch_rt(uintptr_t fn) { return ds_fast_launch(DS_KK_RT, fn); }
 static inline bool ds_fast_launch_drv(uintptr_t fn) { return ds_fast_launch(DS_KK_DRV, fn); }
 
+/* A launch trampoline's check (its assembly gate, or its C front elsewhere): true means call
+ * the target straight away (the shim is on the stack, the layer is off, or the kernel is
+ * clean; counted in the last case); false sends the call to the slow half, which counts it
+ * and runs the check. f is the CUfunction. */
+static inline bool ds_tramp_direct(const struct tslot *s, uintptr_t f)
+{
+    if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return true;
+    if (DS_LIKELY(ds_log_is_settled() && ds_fast_launch_drv(f))) {
+        ds_count_only(s->hook);
+        return true;
+    }
+    return false;
+}
+
 /* cuBLAS handles (layer_cublas.c): per tracked handle, at the slot its hash picks first,
  * the handle and two counters. `ver` moves whenever the handle's stream or workspace
  * changes; the gemm check stores in `ok_ver` the `ver` it passed at, when its answer holds

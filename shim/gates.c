@@ -36,13 +36,7 @@ DS_GATE(ds_fast_cublas_gemm, DS_LAYER_CUBLAS)
 void *ds_tgate(const struct ds_tdesc *d, uintptr_t f);
 void *ds_tgate(const struct ds_tdesc *d, uintptr_t f)
 {
-    struct tslot *s = d->slot;
-    void *real = atomic_load_explicit(&s->target, memory_order_acquire);
-    if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return real;
-    if (DS_LIKELY(ds_log_is_settled() && ds_fast_launch_drv(f))) {
-        ds_count_only(s->hook);
-        return real;
-    }
-    return d->slow;
+    void *real = atomic_load_explicit(&d->slot->target, memory_order_acquire);
+    return DS_LIKELY(ds_tramp_direct(d->slot, f)) ? real : d->slow;
 }
 #endif

@@ -212,21 +212,6 @@ void ds_kernels_drv_atfork_child(void) { pthread_mutex_init(&pool_mu, NULL); }
     if (!direct_) ds_leave()
 
 
-#ifndef DS_ASM_FRONTS
-/* The launch trampolines do what a hot hook's gate does: true means call the target
- * straight away (the shim is on the stack, the layer is off, or the kernel is clean; the
- * layer counts the call in the last case). Otherwise t_launch & co. count the call and run
- * the check. */
-static inline bool tramp_direct(const struct tslot *s, CUfunction f)
-{
-    if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return true;
-    if (DS_LIKELY(ds_log_is_settled() && ds_fast_launch_drv((uintptr_t)f))) {
-        ds_count_only(s->hook);
-        return true;
-    }
-    return false;
-}
-#endif
 
 static CUresult t_launch(struct tslot *s, launch_fn real, CUfunction f, unsigned gx, unsigned gy,
                          unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
@@ -335,14 +320,15 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
     {                                                                                        \
         struct tslot *s = &pools[TK_LAUNCH][i];                                              \
         launch_fn real = (launch_fn)atomic_load_explicit(&s->target, memory_order_acquire);  \
-        if (DS_LIKELY(tramp_direct(s, f))) return real(f, gx, gy, gz, bx, by, bz, smem, st, p, e); \
+        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f)))                                     \
+            return real(f, gx, gy, gz, bx, by, bz, smem, st, p, e);                          \
         return tls_##i(f, gx, gy, gz, bx, by, bz, smem, st, p, e);                           \
     }                                                                                        \
     static CUresult te_##i(const CUlaunchConfig *c, CUfunction f, void **p, void **e)       \
     {                                                                                        \
         struct tslot *s = &pools[TK_EX][i];                                                  \
         launch_ex_fn real = (launch_ex_fn)atomic_load_explicit(&s->target, memory_order_acquire); \
-        if (DS_LIKELY(tramp_direct(s, f))) return real(c, f, p, e);                          \
+        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f))) return real(c, f, p, e);            \
         return tes_##i(c, f, p, e);                                                          \
     }                                                                                        \
     static CUresult tc_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
@@ -351,7 +337,8 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
         struct tslot *s = &pools[TK_COOP][i];                                                \
         launch_coop_fn real =                                                                \
             (launch_coop_fn)atomic_load_explicit(&s->target, memory_order_acquire);          \
-        if (DS_LIKELY(tramp_direct(s, f))) return real(f, gx, gy, gz, bx, by, bz, smem, st, p); \
+        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f)))                                     \
+            return real(f, gx, gy, gz, bx, by, bz, smem, st, p);                             \
         return tcs_##i(f, gx, gy, gz, bx, by, bz, smem, st, p);                              \
     }
 #define TR_LAUNCH_ADDR(i) (void *)tl_##i, (void *)te_##i, (void *)tc_##i

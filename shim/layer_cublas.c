@@ -763,8 +763,10 @@ static size_t scalar_size(cublasComputeType_t ct, cudaDataType ctype)
 
 /* cuBLAS's documented operands: column-major, op(A) m x k, op(B) k x n, C m x n; batch
  * matrices `stride` elements apart. Element sizes of 0 (a type the shim does not know)
- * leave the call undigested. */
+ * leave the call undigested; so do pointer arrays (`arrays`: the matrices are wherever a
+ * device array says). */
 struct gemm_shape {
+    bool arrays;
     int ta, tb;
     int64_t m, n, k, batch;
     const void *A, *B, *C, *alpha, *beta;
@@ -792,24 +794,23 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
 
 /* Each family says where its operands are (the parameter names of hooks.def). */
 #define SHAPE_TYPED                                                                            \
-    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0, sizeof *A,      \
+    {false, transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0, sizeof *A,      \
      sizeof *B, sizeof *C, sizeof *alpha}
 #define SHAPE_SGEMMEX                                                                          \
-    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
+    {false, transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
      ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype), sizeof(float)}
 #define SHAPE_GEMMEX                                                                           \
-    {transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
+    {false, transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
      ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype),                         \
      scalar_size(computeType, Ctype)}
 #define SHAPE_STRIDED                                                                          \
-    {transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
+    {false, transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
      strideB, strideC, sizeof *A, sizeof *B, sizeof *C, sizeof *alpha}
 #define SHAPE_STRIDED_EX                                                                       \
-    {transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
+    {false, transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
      strideB, strideC, ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype),       \
      scalar_size(computeType, Ctype)}
-/* batched through arrays of device pointers: the matrices are wherever the array says */
-#define SHAPE_ARRAYS {0}
+#define SHAPE_ARRAYS {.arrays = true}
 
 /* The routine policies, generated: every cuBLAS hook whose name is listed below gets
  * check -> real call (with digests around it in hash mode). A name listed here but missing
@@ -823,10 +824,10 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
         struct ds_hcall hc_;                                                                 \
         struct gemm_shape g_ = shape;                                                        \
         ds_hcall_begin(&hc_, DS_HOOK_##name, handle_stream(handle), "gemm");                 \
-        if (g_.ec)                                                                           \
-            gemm_ranges(&hc_, &g_);                                                          \
-        else                                                                                 \
+        if (g_.arrays)                                                                       \
             ds_hcall_skip(&hc_, "batched gemm through pointer arrays: outputs not digested"); \
+        else                                                                                 \
+            gemm_ranges(&hc_, &g_);                                                          \
         ds_hcall_pre(&hc_);                                                                  \
         st_ = DS_REAL(name) args;                                                            \
         ds_hcall_post(&hc_, (int)st_);                                                       \

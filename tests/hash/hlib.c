@@ -4,7 +4,8 @@
  *
  *   hlib chain    upload A and B; C = A B (cublasSgemm_v2); D = C B + C (cublasLtMatmul);
  *                 E = D + 1 (a kernel); read E back; prints a checksum
- *   hlib odd      a cublasGemmEx on a data type hash mode cannot size (4-bit integers)
+ *   hlib odd      two cublasGemmEx on a data type hash mode cannot size (4-bit integers), in
+ *                 the inputs, then in the output
  *   hlib conv     upload x and dy; dw = convolution backward filter (ALGO_0, which the fake
  *                 makes nondeterministic under FAKE_BLAS_NOISE=1); copy dw to another buffer
  * Every step is its own exported function, so stacks name it. */
@@ -70,8 +71,11 @@ NOINL int step_download(float *out)
 NOINL int step_gemmex_odd(void)
 {
     const float one = 1, zero = 0;
+    /* 4-bit inputs, then a 4-bit output */
     int r = cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, M, M, M, &one, A, CUDA_R_4I, M, B, CUDA_R_4I, M,
                          &zero, C, CUDA_R_32F, M, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    r |= cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, M, M, M, &one, A, CUDA_R_32F, M, B, CUDA_R_32F, M,
+                      &zero, C, CUDA_R_4I, M, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     KEEP_FRAME();
     return r;
 }

@@ -1,6 +1,6 @@
 /* fast.h: the inline checks of the hot hooks (HOOK_FAST in hooks.def), made before
- * anything else: true means the layer has nothing to do with this
- * call, and the wrapper jumps straight to the real function. Each check is a few loads
+ * anything else: true means the layer has nothing to do with this call, and the front
+ * jumps straight to the real function. Each check is a few loads
  * from tables the layer publishes; it never locks, allocates or calls out. When it says
  * false the layer's policy runs and makes the full check (and, where it can, publishes
  * the answer so that the next call takes the fast way). */
@@ -11,8 +11,8 @@
 
 /* The fronts (fronts_x86_64.S; DS_ASM_FRONTS, set by the build on x86-64): the exported
  * symbol of a hot hook is a few instructions of assembly that keep the caller's arguments
- * in place (registers saved and restored, stack untouched), ask ds_gate where to go, and
- * jump there: to the real function when the layer has nothing to do with the call, else to
+ * in place (registers saved and restored, stack untouched), ask a gate (gates.c) where to
+ * go, and jump there: to the real function when the layer has nothing to do with the call, else to
  * the typed wrapper that runs the policy (ds_full_<name> in hooks.c). In C a wrapper passes
  * a dozen typed arguments on by reloading and storing back those on the stack, and a
  * register-only declaration would depend on the compiler making a tail call; assembly

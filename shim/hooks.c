@@ -46,15 +46,14 @@ const struct ds_layer_info ds_layers[DS_LAYER_COUNT] = {
 #define HOOK(layer, lib, ret, name, params, args) \
     DS_WRAPPER(DETSHIM_API, name, layer, lib, ret, name, params, args)
 /* A hot hook (fast.h says how the two halves meet): with assembly fronts, the typed
- * wrapper under another name and the descriptor its front passes to ds_gate; without, an
- * ordinary wrapper. */
+ * wrapper under another name and the descriptor its front passes to its gate (gates.c);
+ * without, an ordinary wrapper. */
 #ifdef DS_ASM_FRONTS
 #define HOOK_FAST(layer, lib, ret, name, check, pos, params, args)                 \
     DS_WRAPPER(static, ds_full_##name, layer, lib, ret, name, params, args)        \
     const struct ds_fastdesc ds_fastdesc_##name = {                                \
         &ds_real_ptr[DS_HOOK_##name], &ds_hook_calls[DS_HOOK_##name], (void *)ds_full_##name};
 
-/* the gates are in gates.c */
 #else
 #define HOOK_FAST(layer, lib, ret, name, check, pos, params, args) \
     HOOK(layer, lib, ret, name, params, args)

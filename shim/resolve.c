@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,32 +108,57 @@ static void *try_handle(void *h, const char *name)
     return p;
 }
 
-struct scan_arg {
-    const char *name;
-    const char *prefix;
-    int pass; /* 0: objects whose basename starts with prefix; 1: all others */
-    void *found;
+/* The loaded objects' paths, NUL-separated, collected in one walk (the main program left
+ * out: RTLD_NEXT already covered it). */
+struct obj_list {
+    char *buf;
+    size_t len, cap;
 };
 
-static int scan_one(struct dl_phdr_info *info, size_t size, void *argp)
+static int list_one(struct dl_phdr_info *info, size_t size, void *argp)
 {
     (void)size;
-    struct scan_arg *a = argp;
+    struct obj_list *l = argp;
     const char *path = info->dlpi_name;
-    if (!path || !path[0]) return 0; /* the main program: RTLD_NEXT already covered it */
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    bool match = a->prefix && strncmp(base, a->prefix, strlen(a->prefix)) == 0;
-    if ((a->pass == 0) != match) return 0;
-    void *h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
-    if (!h) return 0;
-    void *p = try_handle(h, a->name);
-    dlclose(h);
-    if (p) {
-        a->found = p;
-        return 1;
+    if (!path || !path[0]) return 0;
+    size_t n = strlen(path) + 1;
+    if (l->len + n > l->cap) {
+        size_t cap = l->cap ? l->cap : 4096;
+        while (cap < l->len + n) cap *= 2;
+        char *b = realloc(l->buf, cap);
+        if (!b) return 1; /* scan what there is */
+        l->buf = b;
+        l->cap = cap;
     }
+    memcpy(l->buf + l->len, path, n);
+    l->len += n;
     return 0;
+}
+
+/* Every loaded object, those whose basename starts with prefix first, asked for name.
+ * The objects are opened after the walk, never inside it: a walk holds the loader's
+ * object-list lock, while a dlopen in another thread can hold the loader's main lock and
+ * wait for that one, so a dlopen from inside the walk can deadlock (seen under TSan, whose
+ * dlopen walks the objects too). */
+static void *scan(const char *name, const char *prefix)
+{
+    struct obj_list l = {NULL, 0, 0};
+    ds_loader_walk(list_one, &l);
+    void *found = NULL;
+    for (int pass = 0; pass < 2 && !found; pass++) {
+        for (size_t off = 0; off < l.len && !found; off += strlen(l.buf + off) + 1) {
+            const char *path = l.buf + off, *base = strrchr(path, '/');
+            base = base ? base + 1 : path;
+            bool match = prefix && strncmp(base, prefix, strlen(prefix)) == 0;
+            if ((pass == 0) != match) continue;
+            void *h = dlopen(path, RTLD_LAZY | RTLD_NOLOAD);
+            if (!h) continue;
+            found = try_handle(h, name);
+            dlclose(h);
+        }
+    }
+    free(l.buf);
+    return found;
 }
 
 static void *resolve_uncached(const char *name, enum ds_lib lib, enum ds_resolved_by *how);
@@ -203,14 +229,9 @@ static void *resolve_uncached(const char *name, enum ds_lib lib, enum ds_resolve
         return p;
     }
 
-    struct scan_arg a = {name, ds_libs[lib].prefix, 0, NULL};
-    ds_loader_walk(scan_one, &a);
-    if (!a.found) {
-        a.pass = 1;
-        ds_loader_walk(scan_one, &a);
-    }
-    if (a.found && how) *how = DS_BY_SCAN;
-    return a.found;
+    p = scan(name, ds_libs[lib].prefix);
+    if (p && how) *how = DS_BY_SCAN;
+    return p;
 }
 
 void *ds_lookup_soname(const char *name, enum ds_lib lib)

@@ -11,18 +11,18 @@ EXIT_DIFFERENT = 1     # check / diff: something differs
 EXIT_USAGE = 2         # bad argument, unreadable or corrupt input, a run that failed
 EXIT_INTERNAL = 70     # a bug in detshim itself (EX_SOFTWARE)
 
-# DETSHIM_MODE values (shim/config.c).
+# DETSHIM_MODE values (shim/core/config.c).
 MODES = ("off", "log", "enforce", "strict")
 
-# Layer names DETSHIM_DISABLE accepts (shim/layers.def; tests/cli checks they agree).
+# Layer names DETSHIM_DISABLE accepts (shim/table/layers.def; tests/cli checks they agree).
 LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash")
 
-# Environment variables the shim pins in enforce/strict mode (shim/pins.def; tests/cli
+# Environment variables the shim pins in enforce/strict mode (shim/core/pins.def; tests/cli
 # checks they agree).
 PIN_VARS = ("CUBLAS_WORKSPACE_CONFIG", "NCCL_ALGO", "NCCL_PROTO", "NCCL_NVLS_ENABLE", "MKL_CBWR",
             "MKL_DYNAMIC", "OMP_DYNAMIC", "OMP_NUM_THREADS")
 
-# Environment variables the shim records as determinism-relevant (shim/fingerprint.c).
+# Environment variables the shim records as determinism-relevant (shim/core/fingerprint.c).
 DETERMINISM_ENV = (
     "CUBLAS_WORKSPACE_CONFIG", "CUBLASLT_WORKSPACE_SIZE", "CUDA_VISIBLE_DEVICES",
     "CUDA_LAUNCH_BLOCKING", "CUDA_DEVICE_ORDER", "CUDA_MODULE_LOADING", "NVIDIA_TF32_OVERRIDE",

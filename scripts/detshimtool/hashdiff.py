@@ -12,7 +12,7 @@ import json
 from .common import DetshimError, shorten
 
 SNIFF = b'"type":"trace_header"'
-# The trace format this reads (shim/hash.c writes it). Version 2: digests of device memory are
+# The trace format this reads (shim/hash/hash.c writes it). Version 2: digests of device memory are
 # digest.h's, taken on the device or the host; version 1 (host-side fold64) digests cannot be
 # compared with them.
 TRACE_VERSION = 2

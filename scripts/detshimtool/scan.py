@@ -6,7 +6,7 @@ Each FILE (a shared library, executable, object, static archive, cubin or fatbin
 disassembled with `cuobjdump -sass`; every kernel whose machine code (SASS) contains a
 floating-point atomic reduction is reported once, with the instruction that triggered it and
 the architectures it was seen in. With -o the kernels are written as a detshim kernel
-database (the shim/kernels.db format), ready for DETSHIM_KERNELS.
+database (the shim/layers/kernels/kernels.db format), ready for DETSHIM_KERNELS.
 
 Entry point: main(argv) -> exit code, where argv are the arguments after `scan`.
 Standard library only (Python 3.8+). Exit codes: 0 done (whatever was found), 2 bad input,
@@ -779,7 +779,7 @@ def build_parser():
                "nvidia-cuda-cuobjdump PyPI wheel (%s). Exit status: 0 done, 2 error." % PYPI_HINT)
     p.add_argument("-o", "--output", metavar="DB",
                    help="also write the kernels found as a detshim kernel database "
-                        "(the shim/kernels.db format; load it with DETSHIM_KERNELS=DB)")
+                        "(the shim/layers/kernels/kernels.db format; load it with DETSHIM_KERNELS=DB)")
     p.add_argument("--cuobjdump", metavar="PATH", help="the cuobjdump to use (file or directory)")
     p.add_argument("-j", "--jobs", type=int, metavar="N",
                    help="cuobjdump processes at a time, one per GPU architecture "

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """detshim env: the pins, observed in a child under the shim, with the reasons from
-shim/pins.def; and this machine's fingerprint."""
+shim/core/pins.def; and this machine's fingerprint."""
 
 import json
 import os
@@ -12,8 +12,8 @@ from testlib import LIB, SRC, Tally, clean_env, detshim, preflight  # noqa: E402
 
 
 def pins_def():
-    """[(var, value, reason)] from shim/pins.def (C string literals joined)."""
-    with open(os.path.join(SRC, "shim", "pins.def")) as f:
+    """[(var, value, reason)] from shim/core/pins.def (C string literals joined)."""
+    with open(os.path.join(SRC, "shim", "core", "pins.def")) as f:
         text = f.read()
     out = []
     for m in re.finditer(r"^PIN\((.*?)\)\s*$", text, re.M | re.S):

@@ -75,16 +75,16 @@ def help_and_man(t):
 
 def agreement(t):
     from detshimtool import common
-    with open(os.path.join(SRC, "shim", "layers.def")) as f:
+    with open(os.path.join(SRC, "shim", "table", "layers.def")) as f:
         layers = re.findall(r'^LAYER\(\s*\w+\s*,\s*"([^"]+)"', f.read(), re.M)
-    t.ok(tuple(layers) == common.LAYERS, "layer names agree with shim/layers.def", (layers, common.LAYERS))
-    modes = c_strings(os.path.join(SRC, "shim", "config.c"), "mode_names[]", ";")
-    t.ok(tuple(modes) == common.MODES, "modes agree with shim/config.c", modes)
-    with open(os.path.join(SRC, "shim", "pins.def")) as f:
+    t.ok(tuple(layers) == common.LAYERS, "layer names agree with shim/table/layers.def", (layers, common.LAYERS))
+    modes = c_strings(os.path.join(SRC, "shim", "core", "config.c"), "mode_names[]", ";")
+    t.ok(tuple(modes) == common.MODES, "modes agree with shim/core/config.c", modes)
+    with open(os.path.join(SRC, "shim", "core", "pins.def")) as f:
         pins = re.findall(r'^PIN\(\s*\w+\s*,\s*"([^"]+)"', f.read(), re.M)
-    t.ok(tuple(pins) == common.PIN_VARS, "pinned variables agree with shim/pins.def", pins)
-    env = c_strings(os.path.join(SRC, "shim", "fingerprint.c"), "env_vars[]", "NULL}")
-    t.ok(tuple(env) == common.DETERMINISM_ENV, "fingerprint variables agree with shim/fingerprint.c",
+    t.ok(tuple(pins) == common.PIN_VARS, "pinned variables agree with shim/core/pins.def", pins)
+    env = c_strings(os.path.join(SRC, "shim", "core", "fingerprint.c"), "env_vars[]", "NULL}")
+    t.ok(tuple(env) == common.DETERMINISM_ENV, "fingerprint variables agree with shim/core/fingerprint.c",
          set(env) ^ set(common.DETERMINISM_ENV))
 
 

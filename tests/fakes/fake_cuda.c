@@ -401,7 +401,7 @@ CUresult cuFuncGetParamInfo(CUfunction f, size_t i, size_t *off, size_t *size)
  * PTX does (recorded too). The kernel's launch runs a host imitation of it: the fake imitates
  * the device (digest.h's sum over the range, added into the slot); the tests check the
  * plumbing around it. cuMemAlloc_v2 records its size. */
-#include "../../shim/digest.h"
+#include "../../shim/hash/digest.h"
 
 struct CUctx_st {
     int id;

@@ -1,4 +1,4 @@
-/* Fuzz target: the kernel database format (shim/kernels.db, `detshim scan -o` output,
+/* Fuzz target: the kernel database format (shim/layers/kernels/kernels.db, `detshim scan -o` output,
  * DETSHIM_KERNELS files) and the DETSHIM_ALLOW/DENY pattern lists. The parser must
  * never crash or read out of bounds; every entry it keeps has a non-empty pattern and a
  * reason; every rejected line is reported once; matching any name is safe. */

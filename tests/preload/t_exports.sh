@@ -13,7 +13,7 @@ needed=$(readelf -d "$SHIM" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p')
 check "no DT_NEEDED on a CUDA library" bash -c "! echo '$needed' | grep -Eq 'cuda|cublas|cudnn|nccl|cudart'"
 check "DT_NEEDED only libc/libdl/libpthread/libunwind" bash -c "echo '$needed' | grep -Evq '^(libc|libdl|libpthread|libunwind)\.so' && exit 1 || exit 0"
 # The hot hooks' assembly fronts (x86-64): each saves registers, calls its gate once and jumps;
-# the gates call nothing (they may keep argument registers for the fronts: shim/gates.c).
+# the gates call nothing (they may keep argument registers for the fronts: shim/hooks/gates.c).
 if [ "$(uname -m)" = x86_64 ] && command -v objdump >/dev/null; then
     objdump -d --no-show-raw-insn "$SHIM" > dis
     body() { awk -v f="<$1>:" '$2 == f {p = 1; next} p && /^$/ {exit} p' dis; }

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Check shim/kernels.db: its format, and that real-looking kernel names are classified right.
+"""Check shim/layers/kernels/kernels.db: its format, and that real-looking kernel names are classified right.
 
-Usage: check_kernels_db.py [DB]     (default: shim/kernels.db next to this checkout)
+Usage: check_kernels_db.py [DB]     (default: shim/layers/kernels/kernels.db next to this checkout)
 
 Format (the C loader reads exactly this):
   - lines starting with '#' and blank lines are ignored;
@@ -163,7 +163,7 @@ NEGATIVE = [
 
 def default_db():
     here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.normpath(os.path.join(here, "..", "..", "shim", "kernels.db"))
+    return os.path.normpath(os.path.join(here, "..", "..", "shim", "layers", "kernels", "kernels.db"))
 
 
 def parse(path, failures):

@@ -42,56 +42,6 @@ static int raw_backtrace(void **raw, int max)
 #define raw_backtrace unw_backtrace
 #endif
 
-/* fork() while another thread is inside libunwind (or dl_iterate_phdr, which libunwind
- * calls) would leave locks held in the child, which then hangs at its first stack capture. A gate of two atomics
- * keeps captures and fork apart: a capture counts itself in `active` unless a fork is
- * pending; fork's prepare handler raises `forking` and waits for `active` to drain; both
- * are cleared after the fork, in the parent and in the child. (No pthread lock: a lock
- * the forking thread holds cannot be released by the child, whose thread id differs.) */
-static _Atomic int unwind_active, unwind_forking;
-static DS_TLS int gate_depth; /* this thread's nesting: an inner walk never waits */
-
-void ds_fork_gate_enter(void)
-{
-    if (gate_depth++ > 0) return;
-    for (;;) {
-        while (atomic_load(&unwind_forking)) sched_yield();
-        atomic_fetch_add(&unwind_active, 1);
-        if (!atomic_load(&unwind_forking)) return;
-        atomic_fetch_sub(&unwind_active, 1); /* a fork came first: let it go */
-    }
-}
-void ds_fork_gate_leave(void)
-{
-    if (--gate_depth > 0) return;
-    atomic_fetch_sub(&unwind_active, 1);
-}
-
-/* dl_iterate_phdr holds the loader's object-list lock while it walks, and a fork child
- * inherits that lock held when another thread was walking (glibc resets other loader locks
- * in the child, not this one): every walk of the shim's goes through the same gate. */
-int ds_loader_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
-{
-    ds_fork_gate_enter();
-    int r = dl_iterate_phdr(cb, arg);
-    ds_fork_gate_leave();
-    return r;
-}
-
-static void fork_prepare(void)
-{
-    atomic_store(&unwind_forking, 1);
-    while (atomic_load(&unwind_active)) sched_yield();
-}
-static void fork_parent(void) { atomic_store(&unwind_forking, 0); }
-static void fork_child(void)
-{
-    atomic_store(&unwind_active, 0);
-    atomic_store(&unwind_forking, 0);
-}
-
-void ds_bt_init(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
-
 int ds_bt_capture(void **ips, int max)
 {
     void *raw[DS_MAX_FRAMES + 16];

@@ -1,8 +1,11 @@
-/* detshim.h: the small internal API the layers share.
+/* detshim.h: the small internal API the layers share: the core's services.
  *
  * Data flows one way: environment -> config -> a hook -> the layer's policy ->
  * the real vendor function -> the log.  The core (this header and the files
  * that implement it) knows no vendor library; layers never include each other.
+ * Calls go one way, hooks -> layers -> core -> the table; inside the core, each file
+ * calls only the files listed above it in docs/architecture.md (the "core floors"
+ * test checks the objects' symbols for that).
  */
 #ifndef DETSHIM_H
 #define DETSHIM_H
@@ -97,14 +100,12 @@ static inline bool ds_enforcing(void)
     return ds_cfg.mode >= DS_MODE_ENFORCE;
 }
 
-/* ---- reentrancy guard (init.c) ----------------------------------------------------- */
+/* ---- reentrancy guard (guard.c) ---------------------------------------------------- */
 extern DS_TLS int ds_depth;
 static inline bool ds_in_shim(void) { return ds_depth > 0; }
 
-/* ---- finding the real functions (resolve.c) ---------------------------------------- */
+/* ---- finding symbols (resolve.c) ---------------------------------------------------- */
 enum ds_resolved_by { DS_BY_NONE, DS_BY_NEXT, DS_BY_SONAME, DS_BY_SCAN };
-extern _Atomic(void *) ds_real_ptr[DS_HOOK_COUNT];
-void *ds_resolve_hook(enum ds_hook id);
 /* Resolve any symbol of a known library, in the documented order, never returning
  * a definition that lives in a copy of the shim. */
 void *ds_resolve_symbol(const char *name, enum ds_lib lib, enum ds_resolved_by *how);
@@ -112,11 +113,13 @@ const char *ds_resolved_by_name(enum ds_resolved_by how);
 /* Only the library's known sonames (RTLD_NOLOAD): cheap, for functions the shim calls
  * itself (never a hooked name). */
 void *ds_lookup_soname(const char *name, enum ds_lib lib);
+
+/* ---- the real function of each hook (realfn.c) -------------------------------------- */
+extern _Atomic(void *) ds_real_ptr[DS_HOOK_COUNT];
+/* Resolve, cache and pin a hook's real function (the notice at DETSHIM_VERBOSE=2). */
+void *ds_resolve_hook(enum ds_hook id);
 /* Called by a wrapper whose real function cannot be found (logs once). */
 void ds_missing(enum ds_hook id);
-/* True when addr lies inside this copy of the shim. */
-bool ds_addr_is_self(const void *addr);
-void ds_self_init(void);
 
 static inline void *ds_real(enum ds_hook id)
 {
@@ -148,10 +151,29 @@ void jb_null(struct jbuf *jb, const char *key);
 /* Finish a record: appends '\n'. Returns false when it did not fit. */
 bool jb_finish(struct jbuf *jb);
 
-/* ---- log (log.c) ------------------------------------------------------------------ */
+/* ---- log file (log.c) ------------------------------------------------------------- */
 enum ds_action { DS_ACT_OBSERVED, DS_ACT_FORCED, DS_ACT_BLOCKED };
 const char *ds_action_name(enum ds_action a);
+/* Open the log at the configured path (once); true when it is open for writing. */
+bool ds_log_open(void);
+bool ds_log_is_open(void);
+const char *ds_log_path(void);
+/* Write one whole record (one write(2)); nothing when the log is not open. */
+void ds_log_write(const char *rec, size_t len);
+/* One line on stderr ("detshim: ..." is the caller's), nothing else. */
+void ds_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The common opening of every record after the header: type, seq, t, pid, tid. */
+void ds_record_begin(struct jbuf *jb, const char *type);
+void ds_log_atfork_child(void);
 
+/* ---- log path templates (logpath.c) ------------------------------------------------- */
+/* Expand a log template (%p pid, %r rank, %h host, %% percent). -1 on a bad escape. */
+int ds_expand_template(const char *tmpl, char *out, size_t outsz, const char *host,
+                       long pid, const char *rank);
+/* The rank of this process from RANK/SLURM_PROCID/OMPI_COMM_WORLD_RANK/PMI_RANK/PMIX_RANK. */
+const char *ds_rank(ds_getenv_fn get);
+
+/* ---- the log's opening and header (header.c) ----------------------------------------- */
 /* Make sure this process's log exists and holds its header: one load once settled. */
 extern _Atomic int ds_log_settled;
 void ds_log_touch_slow(void);
@@ -164,40 +186,32 @@ static inline void ds_log_touch(void)
     if (DS_LIKELY(atomic_load_explicit(&ds_log_settled, memory_order_acquire))) return;
     ds_log_touch_slow();
 }
-/* Write one whole record (one write(2)). */
-void ds_log_write(const char *rec, size_t len);
-/* A core notice: free text, also printed on stderr when verbose (or when loud). */
+void ds_header_atfork_child(void);
+/* A notice: free text, also printed on stderr when verbose (or when loud); from inside a
+ * hooked call it is a log record too (and opens the log like any record). */
 void ds_notice(const char *layer, bool loud, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void ds_log_atfork_child(void);
-/* the layers' fork-child handlers (init.c registers them all at load) */
-void ds_kernel_table_atfork_child(void);
-void ds_kernels_drv_atfork_child(void);
-void ds_cublas_atfork_child(void);
-void ds_hash_atfork_child(void);
-void ds_log_summary(void);
-/* Expand a log template (%p pid, %r rank, %h host, %% percent). -1 on a bad escape. */
-int ds_expand_template(const char *tmpl, char *out, size_t outsz, const char *host,
-                       long pid, const char *rank);
-/* The rank of this process from RANK/SLURM_PROCID/OMPI_COMM_WORLD_RANK/PMI_RANK/PMIX_RANK. */
-const char *ds_rank(ds_getenv_fn get);
-/* Reset the log state (tests). */
-void ds_log_reset_for_test(void);
+/* Every core fork-child reset at once (hooks/init.c; the unit tests call it too). */
+void ds_core_atfork_child(void);
+
+/* ---- the exit summary (summary.c) ------------------------------------------------- */
+void ds_summary_write(void);
+void ds_summary_reset(void);
+/* Per-hook call counters for the summary. */
+extern _Atomic uint64_t ds_hook_calls[DS_HOOK_COUNT];
 
 /* Header content providers (fingerprint.c). */
 void ds_fingerprint_header(struct jbuf *jb);
 void ds_fingerprint_device(void); /* once CUDA is initialised: writes a "device" record */
 void ds_fingerprint_reset(void);  /* fork child: its new log needs the record again */
-/* The common opening of every record after the header: type, seq, t, pid, tid. */
-void ds_record_begin(struct jbuf *jb, const char *type);
 
 /* ---- environment pins (pins.c) ------------------------------------------------------ */
 void ds_pins_apply(void);                 /* constructor, enforce/strict only */
 void ds_pins_header(struct jbuf *jb);     /* "pins":[...] for the header */
 
-/* ---- backtraces (backtrace.c) ------------------------------------------------------- */
-/* Set up the capture lock and its fork handlers (constructor, once). */
-void ds_bt_init(void);
+/* ---- the loader, walked safely, and this copy's place (loader.c) ------------------- */
+/* Set up the fork gate's handlers (constructor, once). */
+void ds_loader_init(void);
 /* Stack walks, walks of the loaded objects and dlopen/dlclose (which a sanitizer's runtime
  * turns into such walks) are kept apart from fork: a child would inherit the loader's
  * object-list lock held, or libunwind's, and hang at its first stack capture. Nestable. */
@@ -206,6 +220,11 @@ void ds_fork_gate_leave(void);
 /* dl_iterate_phdr inside that gate. */
 struct dl_phdr_info;
 int ds_loader_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+/* True when addr lies inside this copy of the shim. */
+bool ds_addr_is_self(const void *addr);
+void ds_self_init(void);
+
+/* ---- backtraces (backtrace.c) ------------------------------------------------------- */
 /* Raw return addresses of the caller's stack, frames inside the shim dropped. */
 int ds_bt_capture(void **ips, int max);
 /* Symbolise (module, offset, demangled function) into a JSON array named key. */
@@ -247,12 +266,8 @@ void ds_event(enum ds_hook hook, enum ds_action action, uint64_t subject, const 
 void ds_refuse(const struct ds_event *ev, const char *what, const char *allow);
 void ds_sites_reset(void);
 void ds_sites_summary(struct jbuf *jb);
-/* Optional Python-stack renderer installed by pystack.c (NULL when absent). */
-extern void (*ds_pystack_render)(struct jbuf *jb);
 
-/* Per-hook call counters for the summary. */
-extern _Atomic uint64_t ds_hook_calls[DS_HOOK_COUNT];
-
+/* ---- hashing (hash64.c) -------------------------------------------------------------- */
 uint64_t ds_hash64(const void *data, size_t n, uint64_t seed);
 
 /* ---- the wrapper skeleton (hooks.c) -------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "detshim.h"
+#include "pystack.h"
 
 #define SITES 4096 /* power of two */
 
@@ -24,22 +25,6 @@ struct site {
 
 static struct site sites[SITES];
 static _Atomic uint64_t overflow_count;
-_Atomic uint64_t ds_hook_calls[DS_HOOK_COUNT];
-void (*ds_pystack_render)(struct jbuf *jb);
-
-uint64_t ds_hash64(const void *data, size_t n, uint64_t seed)
-{
-    const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ull ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h ? h : 1;
-}
 
 /* Returns the new count; *first is set when this call inserted the site. */
 static uint64_t site_hit(uint64_t key, enum ds_hook hook, enum ds_action act, bool *first)
@@ -116,7 +101,7 @@ void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn ext
     event_head(&jb, ev, detail, detail ? strlen(detail) : 0);
     if (extra) extra(&jb, arg);
     ds_bt_render(&jb, "stack", ev->ips, ev->nips);
-    if (ds_pystack_render) ds_pystack_render(&jb);
+    ds_pystack_render(&jb);
     jb_obj_end(&jb);
     if (!jb_finish(&jb)) {
         /* too big (a huge detail or stack): keep the facts, drop the stack */

@@ -70,10 +70,10 @@ void ds_pins_apply(void)
             done[i].what = PIN_SET;
         const char *value = pin_value(&pins[i], done[i].value, sizeof done[i].value);
         setenv(pins[i].var, value, 1);
+        /* the constructor runs this: stderr alone, never a log file */
         if (ds_cfg.verbose)
-            ds_notice(ds_layers[pins[i].layer].name, false, "pinned %s=%s%s%s (%s)", pins[i].var,
-                      value, cur ? ", replacing " : "", cur ? done[i].previous : "",
-                      pins[i].reason);
+            ds_say("detshim: pinned %s=%s%s%s (%s)", pins[i].var, value, cur ? ", replacing " : "",
+                   cur ? done[i].previous : "", pins[i].reason);
     }
 }
 

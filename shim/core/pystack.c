@@ -139,7 +139,7 @@ static void frame_json(void *code, int line, void *arg)
     jb_obj_end(jb);
 }
 
-static void render(struct jbuf *jb)
+void ds_pystack_render(struct jbuf *jb)
 {
     switch (py_where()) {
     case PY_NONE: return; /* no Python fields at all */
@@ -204,10 +204,4 @@ uint64_t ds_pystack_hash_stable(int depth)
     uint64_t h = 0x707973746b6cull;
     each_frame(py_depth(depth), frame_hash_stable, &h);
     return h;
-}
-
-/* Every layer's events get the Python stack: the core calls this pointer. */
-__attribute__((constructor)) static void pystack_install(void)
-{
-    ds_pystack_render = render;
 }

@@ -3,6 +3,10 @@
 #define DETSHIM_PYSTACK_H
 #include <stdint.h>
 
+struct jbuf;
+/* The Python frames into an event ("pystack"), or why there are none ("pystack_note"). */
+void ds_pystack_render(struct jbuf *jb);
+
 /* A hash of the calling thread's innermost Python frames (code object and line), for
  * telling call sites apart when the native stack is the interpreter's and the same for
  * every Python line. 0 when the thread holds no GIL or the process runs no Python. */

@@ -6,8 +6,8 @@
  *   2. dlopen(soname, RTLD_NOLOAD) + dlsym(handle)   (the known sonames, newest first)
  *   3. every loaded object, reopened RTLD_NOLOAD     (whatever path it was loaded from)
  * A candidate that lives in a copy of the shim (this one, or another preloaded copy)
- * is never returned. The object that holds the found function is pinned with
- * RTLD_NODELETE, so a cached pointer cannot dangle after the program's dlclose. */
+ * is never returned. Resolution only answers: caching a hook's real function, pinning its
+ * object and saying how it was found is realfn.c's, one floor up. */
 #include <dlfcn.h>
 #include <link.h>
 #include <stdio.h>
@@ -17,57 +17,8 @@
 
 #include "detshim.h"
 
-_Atomic(void *) ds_real_ptr[DS_HOOK_COUNT];
-static _Atomic int missing_said[DS_HOOK_COUNT];
-
 /* Exported marker: any object that defines it is a copy of libdetshim. */
 DETSHIM_API const char detshim_abi_marker[] = "libdetshim " "1";
-
-static uintptr_t self_lo, self_hi;
-
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t probe = (uintptr_t)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-        if (probe >= lo && probe < hi) {
-            /* this object: take the span of all its loadable segments */
-            uintptr_t a = UINTPTR_MAX, b = 0;
-            for (int k = 0; k < info->dlpi_phnum; k++) {
-                const ElfW(Phdr) *q = &info->dlpi_phdr[k];
-                if (q->p_type != PT_LOAD) continue;
-                uintptr_t l = info->dlpi_addr + q->p_vaddr;
-                if (l < a) a = l;
-                if (l + q->p_memsz > b) b = l + q->p_memsz;
-            }
-            self_lo = a;
-            self_hi = b;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-void ds_self_init(void)
-{
-    if (!self_hi) ds_loader_walk(find_self, (void *)(uintptr_t)&ds_self_init);
-}
-
-void ds_self_set_range_for_test(uintptr_t lo, uintptr_t hi);
-void ds_self_set_range_for_test(uintptr_t lo, uintptr_t hi)
-{
-    self_lo = lo;
-    self_hi = hi ? hi : 1; /* non-zero: do not look it up again */
-}
-
-bool ds_addr_is_self(const void *addr)
-{
-    uintptr_t a = (uintptr_t)addr;
-    return a >= self_lo && a < self_hi;
-}
 
 /* Does the object holding addr define detshim_abi_marker (another copy of us)? */
 static bool in_a_shim_copy(void *addr)
@@ -87,17 +38,6 @@ static bool in_a_shim_copy(void *addr)
     }
     dlclose(h);
     return copy;
-}
-
-static void pin_object(void *addr)
-{
-    Dl_info di;
-    if (dladdr(addr, &di) && di.dli_fname && di.dli_fname[0]) {
-        /* the extra reference is deliberate and never dropped */
-        ds_fork_gate_enter();
-        (void)dlopen(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-        ds_fork_gate_leave();
-    }
 }
 
 static void *try_handle(void *h, const char *name)
@@ -264,39 +204,4 @@ const char *ds_resolved_by_name(enum ds_resolved_by how)
     case DS_BY_SCAN: return "scan";
     default: return "none";
     }
-}
-
-void *ds_resolve_hook(enum ds_hook id)
-{
-    /* Resolution calls dlopen/dlsym, which may call back into hooked code (a library
-     * constructor): hold the guard so such calls go straight through. */
-    ds_depth++;
-    enum ds_resolved_by how;
-    void *p = ds_resolve_symbol(ds_hooks[id].name, ds_hooks[id].lib, &how);
-    if (p) {
-        pin_object(p);
-        void *expected = NULL;
-        atomic_compare_exchange_strong(&ds_real_ptr[id], &expected, p);
-        if (ds_cfg.verbose >= 2) {
-            Dl_info di;
-            const char *obj = dladdr(p, &di) && di.dli_fname ? di.dli_fname : "?";
-            ds_notice("core", false, "resolved %s via %s in %s", ds_hooks[id].name,
-                      ds_resolved_by_name(how), obj);
-        }
-        p = atomic_load(&ds_real_ptr[id]);
-    }
-    ds_depth--;
-    return p;
-}
-
-void ds_missing(enum ds_hook id)
-{
-    int expected = 0;
-    if (!atomic_compare_exchange_strong(&missing_said[id], &expected, 1)) return;
-    ds_depth++;
-    ds_notice("core", true,
-              "the real %s was not found in any loaded object (tried RTLD_NEXT, %s, and a scan "
-              "of loaded objects); the call returns the library's not-initialised status",
-              ds_hooks[id].name, ds_libs[ds_hooks[id].lib].sonames);
-    ds_depth--;
 }

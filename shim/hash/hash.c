@@ -837,7 +837,7 @@ static void rec_end(struct jbuf *jb, const struct site *st)
     }
     if (site_first(st->id)) {
         ds_bt_render(jb, "stack", st->ips, st->n);
-        if (ds_pystack_render) ds_pystack_render(jb); /* pystack, or pystack_note */
+        ds_pystack_render(jb); /* pystack, or pystack_note */
     }
     jb_obj_end(jb);
     if (jb_finish(jb)) trace_write(jb->p, jb->len);

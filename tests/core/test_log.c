@@ -26,7 +26,7 @@ static void setup(void)
     ds_cfg.stack_depth = 16;
     /* the shim is linked into this test: keep its frames, or every site looks alike */
     ds_self_set_range_for_test(0, 0);
-    ds_log_reset_for_test();
+    ds_core_atfork_child();
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -107,7 +107,7 @@ START_TEST(dedup)
     /* the same code with another subject is another site */
     ds_event(DS_HOOK_cublasCreate_v2, DS_ACT_OBSERVED, 1, "s1");
     ds_event(DS_HOOK_cublasCreate_v2, DS_ACT_OBSERVED, 2, "s2");
-    ds_log_summary();
+    ds_summary_write();
     ds_depth--;
     char *s = my_log(getpid());
     int n;
@@ -141,7 +141,7 @@ START_TEST(threads_exact_counts)
     for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, hammer, NULL);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     ds_depth++;
-    ds_log_summary();
+    ds_summary_write();
     ds_depth--;
     char *s = my_log(getpid());
     int n_notice, n_event;
@@ -166,10 +166,10 @@ START_TEST(fork_children_own_files)
     for (int k = 0; k < 4; k++) {
         kids[k] = fork();
         if (kids[k] == 0) {
-            ds_log_atfork_child(); /* what pthread_atfork runs in a preloaded process */
+            ds_core_atfork_child(); /* what pthread_atfork runs in a preloaded process */
             ds_depth++;
             for (int i = 0; i <= k; i++) site_a();
-            ds_log_summary();
+            ds_summary_write();
             ds_depth--;
             _exit(0);
         }

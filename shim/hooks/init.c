@@ -1,5 +1,6 @@
-/* init.c: the constructor (does almost nothing), the exit summary, fork handling and
- * the per-thread reentrancy guard.
+/* init.c: the constructor (does almost nothing), the exit summary and fork handling.
+ * It is the top of the library: the one place that knows every layer, to register their
+ * fork-child handlers.
  *
  * The constructor reads DETSHIM_* and applies the environment pins: both must happen
  * before the program (or Python's os.environ snapshot, or cuBLAS's first handle)
@@ -10,17 +11,30 @@
 
 #include "detshim.h"
 
-DS_TLS int ds_depth;
-
 extern const char detshim_abi_marker[];
 
 /* Every fork-child handler of the shim, registered once, here, in the constructor: glibc
  * does not run handlers that another thread registers while a fork is under way, so a
  * handler registered lazily (at a layer's first use) could miss the fork whose child then
  * finds that layer's lock held by a thread it does not have. */
-static void atfork_child(void)
+/* the layers' fork-child handlers, each defined in its layer */
+void ds_kernel_table_atfork_child(void);
+void ds_kernels_drv_atfork_child(void);
+void ds_cublas_atfork_child(void);
+void ds_hash_atfork_child(void);
+
+void ds_core_atfork_child(void)
 {
     ds_log_atfork_child();
+    ds_header_atfork_child();
+    ds_summary_reset();
+    ds_sites_reset();
+    ds_fingerprint_reset();
+}
+
+static void atfork_child(void)
+{
+    ds_core_atfork_child();
     ds_kernel_table_atfork_child();
     ds_kernels_drv_atfork_child();
     ds_cublas_atfork_child();
@@ -41,7 +55,7 @@ __attribute__((constructor)) static void ds_init(void)
         ds_cfg.mode = DS_MODE_OFF;
     } else {
         ds_pins_apply();
-        ds_bt_init();
+        ds_loader_init();
         pthread_atfork(NULL, NULL, atfork_child);
     }
     ds_depth--;
@@ -50,6 +64,6 @@ __attribute__((constructor)) static void ds_init(void)
 __attribute__((destructor)) static void ds_fini(void)
 {
     ds_depth++;
-    ds_log_summary();
+    ds_summary_write();
     ds_depth--;
 }

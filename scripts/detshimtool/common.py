@@ -20,7 +20,7 @@ LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash")
 # Environment variables the shim pins in enforce/strict mode (shim/core/pins.def; tests/cli
 # checks they agree).
 PIN_VARS = ("CUBLAS_WORKSPACE_CONFIG", "NCCL_ALGO", "NCCL_PROTO", "NCCL_NVLS_ENABLE", "MKL_CBWR",
-            "MKL_DYNAMIC", "OMP_DYNAMIC", "OMP_NUM_THREADS")
+            "MKL_DYNAMIC", "OMP_DYNAMIC")
 
 # Environment variables the shim records as determinism-relevant (shim/core/fingerprint.c).
 DETERMINISM_ENV = (

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "detshim.h"
@@ -113,6 +114,7 @@ int ds_config_parse(struct ds_config *cfg, ds_getenv_fn get, int err_fd)
     cfg->stack_depth = 32;
     cfg->log_template[0] = 0;
     cfg->log_template_set = false;
+    cfg->secure = false;
 
     if ((v = get("DETSHIM_MODE")) && *v && ds_parse_mode(v, &cfg->mode) != 0) {
         complain(err_fd, "DETSHIM_MODE", v, "off, log, enforce, strict", "'enforce'");
@@ -173,12 +175,24 @@ int ds_config_parse(struct ds_config *cfg, ds_getenv_fn get, int err_fd)
     return bad;
 }
 
-const char *ds_libc_getenv(const char *n) { return getenv(n); }
+/* secure_getenv: nothing at all under secure execution (a setuid or setgid program, file
+ * capabilities), whoever calls it. */
+const char *ds_libc_getenv(const char *n) { return secure_getenv(n); }
 
-void ds_config_init(void)
+void ds_config_apply(bool secure)
 {
+    if (secure) {
+        /* Secure execution (AT_SECURE: setuid/setgid, capabilities, or /etc/ld.so.preload
+         * in such a program): the caller's environment is not to be trusted, so the shim
+         * reads none of it and does nothing: no pins, no log, no databases, no stderr. */
+        ds_cfg = (struct ds_config){.mode = DS_MODE_OFF, .stack_depth = 32, .secure = true};
+        atomic_store(&ds_active_layers, 0);
+        return;
+    }
     ds_config_parse(&ds_cfg, ds_libc_getenv, STDERR_FILENO);
     unsigned active = 0;
     if (ds_cfg.mode != DS_MODE_OFF) active = ((1u << DS_LAYER_COUNT) - 1) & ~ds_cfg.disabled;
     atomic_store(&ds_active_layers, active);
 }
+
+void ds_config_init(void) { ds_config_apply(getauxval(AT_SECURE) != 0); }

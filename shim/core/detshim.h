@@ -71,6 +71,7 @@ struct ds_config {
     int stack_depth;              /* frames kept per call site, 1..DS_MAX_FRAMES */
     char log_template[DS_PATH_MAX];
     bool log_template_set;        /* DETSHIM_LOG was given */
+    bool secure;                  /* secure execution (AT_SECURE): fully passive and silent */
 };
 
 typedef const char *(*ds_getenv_fn)(const char *name);
@@ -90,6 +91,8 @@ extern struct ds_config ds_cfg;
 /* Bit per layer: set when the layer's policy runs (mode != off and not disabled). */
 extern _Atomic unsigned ds_active_layers;
 void ds_config_init(void);
+/* The configuration for secure execution (passive, silent) or from the environment. */
+void ds_config_apply(bool secure);
 
 static inline bool ds_layer_active(enum ds_layer l)
 {
@@ -158,13 +161,25 @@ const char *ds_action_name(enum ds_action a);
 bool ds_log_open(void);
 bool ds_log_is_open(void);
 const char *ds_log_path(void);
-/* Write one whole record (one write(2)); nothing when the log is not open. */
-void ds_log_write(const char *rec, size_t len);
+/* Write one whole record (one write(2)); false when the log is not open or the write
+ * failed (then nothing of the record is left in the file). */
+bool ds_log_write(const char *rec, size_t len);
+/* Give the log up for this process (its header could not be written). */
+void ds_log_abandon(void);
 /* One line on stderr ("detshim: ..." is the caller's), nothing else. */
 void ds_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The common opening of every record after the header: type, seq, t, pid, tid. */
 void ds_record_begin(struct jbuf *jb, const char *type);
 void ds_log_atfork_child(void);
+
+/* ---- files the shim writes and reads (privfile.c) ----------------------------------- */
+/* Open path for appending, private: created 0600 (O_EXCL|O_NOFOLLOW), or an existing
+ * regular file owned by the effective user with one link (truncated when asked); never a
+ * FIFO, device, symbolic link or someone else's file; the descriptor is above 2.
+ * -1 with the reason in why. *created tells whether this call made the file. */
+int ds_file_open_private(const char *path, bool truncate, bool *created, char *why, size_t whysz);
+/* Open path for reading when it is a regular file (never blocks on a FIFO). */
+int ds_file_open_read(const char *path, char *why, size_t whysz);
 
 /* ---- log path templates (logpath.c) ------------------------------------------------- */
 /* Expand a log template (%p pid, %r rank, %h host, %% percent). -1 on a bad escape. */
@@ -186,6 +201,9 @@ static inline void ds_log_touch(void)
     if (DS_LIKELY(atomic_load_explicit(&ds_log_settled, memory_order_acquire))) return;
     ds_log_touch_slow();
 }
+/* A record is about to be written: open the log now if it was deferred (a forked child
+ * opens its own at its first record). */
+void ds_log_need(void);
 void ds_header_atfork_child(void);
 /* A notice: free text, also printed on stderr when verbose (or when loud); from inside a
  * hooked call it is a log record too (and opens the log like any record). */

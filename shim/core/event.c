@@ -114,6 +114,7 @@ void ds_event_log(const struct ds_event *ev, const char *detail, ds_extra_fn ext
             return;
         }
     }
+    ds_log_need();
     ds_log_write(jb.p, jb.len);
     free(big);
     ds_fingerprint_device();

@@ -3,6 +3,7 @@
  * has initialised CUDA) which GPU, driver and runtime. */
 #include <dlfcn.h>
 #include <limits.h>
+#include <sched.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,12 @@ void ds_fingerprint_header(struct jbuf *jb)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     jb_strn(jb, "exe", n > 0 ? exe : NULL, n > 0 ? (size_t)n : 0);
     cmdline(jb);
+    /* what an OpenMP or MKL team is sized from when no variable says otherwise */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        jb_int(jb, "cpus_allowed", CPU_COUNT(&set));
+    else
+        jb_null(jb, "cpus_allowed");
     jb_str(jb, "cwd", getcwd(cwd, sizeof cwd) ? cwd : NULL);
     jb_str(jb, "mode", ds_mode_name(ds_cfg.mode));
     jb_arr_begin(jb, "disabled");
@@ -139,7 +146,9 @@ void ds_fingerprint_device(void)
      * logs a new site. */
     cu_ctx_get_device_t get_dev = (cu_ctx_get_device_t)ds_lookup_soname("cuCtxGetDevice", DS_LIB_CUDA);
     int dev = -1;
-    if (!get_dev || get_dev(&dev) != 0) { /* no context yet: try again at a later event */
+    /* no context yet, or no log yet (a forked child's opens at its first event): try again
+     * at a later event */
+    if (!ds_log_is_open() || !get_dev || get_dev(&dev) != 0) {
         ds_depth--;
         return;
     }

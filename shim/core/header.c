@@ -2,7 +2,9 @@
  *
  * The log opens on the first hooked call (ds_log_touch, inline in detshim.h: one load once
  * settled), under a lock, and its first record says who this process is (fingerprint.c)
- * and what the shim pinned (pins.c). libunwind is warmed up here too, before any thread
+ * and what the shim pinned (pins.c). A forked child (a DataLoader worker, forked every
+ * epoch) opens its own log only at its first record of its own (an event, a notice):
+ * a worker with nothing to report leaves no file. libunwind is warmed up here too, before any thread
  * captures a stack: its lazy initialisation is not safe to race. Notices live here too: a
  * notice from inside a hooked call opens the log like any record of that call. */
 #include <pthread.h>
@@ -14,7 +16,19 @@
 
 _Atomic int ds_log_settled; /* the log is open, or failed for good: nothing to do */
 static pthread_mutex_t header_mu = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int touched;
+static _Atomic int touched; /* the first hooked call came by */
+static _Atomic int opened;  /* the log was opened (or failed to) */
+static bool fork_child;     /* this process is a fork of one that loaded the shim */
+
+static void write_header(void);
+
+/* Under header_mu. */
+static void open_now(void)
+{
+    if (atomic_load(&opened)) return;
+    if (ds_log_open()) write_header();
+    atomic_store_explicit(&opened, 1, memory_order_release);
+}
 
 static void write_header(void)
 {
@@ -25,6 +39,7 @@ static void write_header(void)
     jb_str(&jb, "type", "header");
     jb_int(&jb, "schema", 1);
     jb_str(&jb, "log", ds_log_path());
+    jb_bool(&jb, "forked", fork_child);
     ds_fingerprint_header(&jb);
     ds_pins_header(&jb);
     jb_obj_end(&jb);
@@ -37,7 +52,7 @@ static void write_header(void)
         jb_obj_end(&jb);
         jb_finish(&jb);
     }
-    ds_log_write(buf, jb.len);
+    if (!ds_log_write(buf, jb.len)) ds_log_abandon(); /* never a log without its header */
 }
 
 static void touch_slow(void)
@@ -50,7 +65,7 @@ static void touch_slow(void)
          * initialisation is not safe to race (and parses this process's objects). */
         void *warm[4];
         (void)ds_bt_capture(warm, 4);
-        if (ds_log_open()) write_header();
+        if (!fork_child) open_now();
         atomic_store(&touched, 1);
         ds_depth--;
     }
@@ -64,10 +79,23 @@ void ds_log_touch_slow(void)
     atomic_store_explicit(&ds_log_settled, atomic_load(&touched), memory_order_release);
 }
 
+void ds_log_need(void)
+{
+    if (DS_LIKELY(atomic_load_explicit(&opened, memory_order_acquire))) return;
+    if (ds_cfg.mode == DS_MODE_OFF) return;
+    pthread_mutex_lock(&header_mu);
+    ds_depth++;
+    open_now();
+    ds_depth--;
+    pthread_mutex_unlock(&header_mu);
+}
+
 void ds_header_atfork_child(void)
 {
     /* Only this thread exists now: plain resets are safe. */
     pthread_mutex_init(&header_mu, NULL);
+    fork_child = true;
+    atomic_store(&opened, 0);
     atomic_store(&touched, 0);
     atomic_store(&ds_log_settled, 0);
 }
@@ -92,5 +120,6 @@ void ds_notice(const char *layer, bool loud, const char *fmt, ...)
     jb_obj_end(&jb);
     if (!jb_finish(&jb)) return;
     ds_log_touch();
+    ds_log_need();
     ds_log_write(buf, jb.len);
 }

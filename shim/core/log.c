@@ -26,6 +26,7 @@ static int log_fd = -1;
 static _Atomic int write_error_said;
 static _Atomic uint64_t log_seq;
 static char log_path[DS_PATH_MAX];
+static bool log_created; /* this process made the file (it may remove it again) */
 
 const char *ds_action_name(enum ds_action a)
 {
@@ -38,6 +39,7 @@ const char *ds_action_name(enum ds_action a)
 
 void ds_say(const char *fmt, ...)
 {
+    if (ds_cfg.secure) return; /* secure execution: not one byte to the caller's stderr */
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
@@ -55,14 +57,14 @@ static void default_template(char *out, size_t sz)
     snprintf(out, sz, "%s", ds_rank(ds_libc_getenv) ? "detshim-%h-r%r-%p.jsonl" : "detshim-%h-%p.jsonl");
 }
 
-static void write_all(const char *rec, size_t len)
+static bool write_all(const char *rec, size_t len)
 {
-    if (log_fd < 0) return;
+    if (log_fd < 0) return false;
     ssize_t w;
     do
         w = write(log_fd, rec, len);
     while (w < 0 && errno == EINTR);
-    if (w == (ssize_t)len) return;
+    if (w == (ssize_t)len) return true;
     int err = w < 0 ? errno : ENOSPC;
     if (w > 0) {
         /* A full disk took part of the record: cut it off again, so that every line in
@@ -75,6 +77,7 @@ static void write_all(const char *rec, size_t len)
         ds_say("detshim: cannot write the log %s: %s; records after this one may be missing "
             "(the program runs on)",
             log_path, strerror(err));
+    return false;
 }
 
 static void open_log(void)
@@ -94,28 +97,13 @@ static void open_log(void)
         atomic_store(&log_state, LOG_FAILED);
         return;
     }
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    char why[256];
+    int fd = ds_file_open_private(log_path, false, &log_created, why, sizeof why);
     if (fd < 0) {
-        int err = errno;
-        ds_say("detshim: cannot open the log %s: %s%s; no log for this process (the program runs on)",
-            log_path, strerror(err),
-            err == ELOOP ? " (a symbolic link is there; detshim does not follow it)" : "");
+        ds_say("detshim: cannot open the log %s: %s; no log for this process (the program runs on)",
+               log_path, why);
         atomic_store(&log_state, LOG_FAILED);
         return;
-    }
-    struct stat st;
-    if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a FIFO or device at the log path: refuse rather than block or write into it */
-        ds_say("detshim: the log path %s is not a regular file; no log for this process", log_path);
-        close(fd);
-        atomic_store(&log_state, LOG_FAILED);
-        return;
-    }
-    /* Keep the descriptor away from 0..2 and from low numbers that programs dup2 onto. */
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 100);
-    if (hi >= 0) {
-        close(fd);
-        fd = hi;
     }
     log_fd = fd;
     atomic_store_explicit(&log_state, LOG_READY, memory_order_release);
@@ -134,10 +122,20 @@ bool ds_log_is_open(void)
 
 const char *ds_log_path(void) { return log_path; }
 
-void ds_log_write(const char *rec, size_t len)
+bool ds_log_write(const char *rec, size_t len)
 {
-    if (atomic_load_explicit(&log_state, memory_order_acquire) != LOG_READY) return;
-    write_all(rec, len);
+    if (atomic_load_explicit(&log_state, memory_order_acquire) != LOG_READY) return false;
+    return write_all(rec, len);
+}
+
+void ds_log_abandon(void)
+{
+    if (atomic_exchange(&log_state, LOG_FAILED) != LOG_READY) return;
+    struct stat st;
+    /* a file this process created and could not even give its header: gone again */
+    if (log_created && fstat(log_fd, &st) == 0 && st.st_size == 0) unlink(log_path);
+    close(log_fd);
+    log_fd = -1;
 }
 
 void ds_record_begin(struct jbuf *jb, const char *type)

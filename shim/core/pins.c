@@ -1,7 +1,6 @@
 /* pins.c: environment variables the shim fixes before anything reads them.
  * Runs in the constructor (so that Python's os.environ and cuBLAS's first handle
  * see the values), in enforce and strict mode, for layers that are not disabled. */
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,19 +24,7 @@ static struct {
     enum { PIN_KEPT, PIN_SET, PIN_REPLACED } what;
     char previous[128];
     bool previous_truncated;
-    char value[32]; /* a computed value ("@cpus") */
 } done[NPINS];
-
-/* The value to set: the literal, or a computed one written into buf. */
-static const char *pin_value(const struct pin *p, char *buf, size_t sz)
-{
-    if (strcmp(p->value, "@cpus") != 0) return p->value;
-    cpu_set_t set;
-    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
-    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    snprintf(buf, sz, "%d", n > 0 ? n : 1);
-    return buf;
-}
 static bool applied;
 
 static bool accepted(const char *list, const char *v)
@@ -68,7 +55,7 @@ void ds_pins_apply(void)
             done[i].what = PIN_REPLACED;
         } else
             done[i].what = PIN_SET;
-        const char *value = pin_value(&pins[i], done[i].value, sizeof done[i].value);
+        const char *value = pins[i].value;
         setenv(pins[i].var, value, 1);
         /* the constructor runs this: stderr alone, never a log file */
         if (ds_cfg.verbose)
@@ -84,7 +71,7 @@ void ds_pins_header(struct jbuf *jb)
         if (done[i].what == PIN_KEPT) continue;
         jb_obj_begin(jb);
         jb_str(jb, "var", pins[i].var);
-        jb_str(jb, "value", done[i].value[0] ? done[i].value : pins[i].value);
+        jb_str(jb, "value", pins[i].value);
         jb_str(jb, "layer", ds_layers[pins[i].layer].name);
         jb_str(jb, "action", done[i].what == PIN_SET ? "set" : "replaced");
         if (done[i].what == PIN_REPLACED)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 # The core, bottom floor first: each file may use the files before it, never after.
-CORE = ["json", "hash64", "guard", "logpath", "loader", "config", "backtrace", "resolve",
+CORE = ["json", "hash64", "guard", "logpath", "loader", "privfile", "config", "backtrace", "resolve",
         "log", "fingerprint", "pins", "header", "pystack", "realfn", "event", "summary"]
 # Folders above the core, bottom first. Files in one folder may use each other.
 ABOVE = ["hash", "layers", "hooks"]

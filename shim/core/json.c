@@ -30,31 +30,65 @@ static void put(struct jbuf *jb, const char *s, size_t n)
 
 void jb_raw(struct jbuf *jb, const char *s) { put(jb, s, strlen(s)); }
 
-static void put_escaped(struct jbuf *jb, const char *s, size_t n)
+/* The length of the well-formed UTF-8 sequence at s[i] (Unicode's table 3-7: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0 when the byte there starts none. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t i)
 {
+    unsigned char c = s[i];
+    if (c < 0x80) return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* the range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;      /* overlong below U+0800 */
+        else if (c == 0xed) hi = 0x9f; /* U+D800..DFFF, the surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;      /* overlong below U+10000 */
+        else if (c == 0xf4) hi = 0x8f; /* above U+10FFFF */
+    } else
+        return 0;                      /* a continuation byte, C0/C1, F5..FF */
+    if (i + len > n || s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((s[i + k] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+/* A JSON string: control characters, quotes and backslashes escaped, well-formed UTF-8
+ * copied, and every byte that starts no well-formed sequence written as U+FFFD, so that
+ * every record is valid JSON for any reader, whatever bytes a path or a name held. */
+static void put_escaped(struct jbuf *jb, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
     put(jb, "\"", 1);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-            run++;
+    size_t run = 0, i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        size_t len = utf8_seq(s, n, i);
+        if (len > 1 || (len == 1 && c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)) {
+            run += len;
+            i += len;
             continue;
         }
-        put(jb, s + i - run, run);
+        put(jb, str + i - run, run);
         run = 0;
         char esc[8];
-        switch (c) {
+        switch (len ? c : 0x100) {
         case '"': put(jb, "\\\"", 2); break;
         case '\\': put(jb, "\\\\", 2); break;
         case '\n': put(jb, "\\n", 2); break;
         case '\t': put(jb, "\\t", 2); break;
         case '\r': put(jb, "\\r", 2); break;
+        case 0x100: put(jb, "\\ufffd", 6); break; /* not UTF-8 */
         default:
             snprintf(esc, sizeof esc, "\\u%04x", c);
             put(jb, esc, 6);
         }
+        i++;
     }
-    put(jb, s + n - run, run);
+    put(jb, str + n - run, run);
     put(jb, "\"", 1);
 }
 
@@ -97,37 +131,13 @@ void jb_arr_end(struct jbuf *jb)
     jb->need_comma = true;
 }
 
-/* Invalid UTF-8 would make the record unreadable for jq: replace such bytes. */
-static void put_string_utf8(struct jbuf *jb, const char *s, size_t n)
-{
-    char tmp[1024];
-    size_t i = 0;
-    bool clean = true;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!len || i + len > n) { clean = false; break; }
-        for (size_t k = 1; k < len; k++)
-            if (((unsigned char)s[i + k] >> 6) != 2) { clean = false; break; }
-        if (!clean) break;
-        i += len;
-    }
-    if (clean) {
-        put_escaped(jb, s, n);
-        return;
-    }
-    size_t m = n < sizeof tmp ? n : sizeof tmp;
-    for (size_t k = 0; k < m; k++) tmp[k] = ((unsigned char)s[k] < 0x80) ? s[k] : '?';
-    put_escaped(jb, tmp, m);
-}
-
 void jb_strn(struct jbuf *jb, const char *key, const char *val, size_t n)
 {
     jb_key(jb, key);
     if (!val)
         put(jb, "null", 4);
     else
-        put_string_utf8(jb, val, n);
+        put_escaped(jb, val, n);
     value_done(jb);
 }
 

@@ -6,6 +6,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -19,21 +20,34 @@
  * the forking thread holds cannot be released by the child, whose thread id differs.) */
 static _Atomic int unwind_active, unwind_forking;
 static DS_TLS int gate_depth; /* this thread's nesting: an inner walk never waits */
+/* 1 exactly while this thread's unit is in `active`: changed with every signal blocked, so
+ * that a fork from a signal handler on this thread knows whether to count itself. */
+static DS_TLS volatile sig_atomic_t gate_counted;
+
+static void count_self(int delta)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    atomic_fetch_add(&unwind_active, delta);
+    gate_counted = delta > 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
 
 void ds_fork_gate_enter(void)
 {
     if (gate_depth++ > 0) return;
     for (;;) {
         while (atomic_load(&unwind_forking)) sched_yield();
-        atomic_fetch_add(&unwind_active, 1);
+        count_self(1);
         if (!atomic_load(&unwind_forking)) return;
-        atomic_fetch_sub(&unwind_active, 1); /* a fork came first: let it go */
+        count_self(-1); /* a fork came first: let it go */
     }
 }
 void ds_fork_gate_leave(void)
 {
     if (--gate_depth > 0) return;
-    atomic_fetch_sub(&unwind_active, 1);
+    count_self(-1);
 }
 
 /* dl_iterate_phdr holds the loader's object-list lock while it walks, and a fork child
@@ -47,15 +61,20 @@ int ds_loader_walk(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
     return r;
 }
 
+/* A fork from a signal handler that interrupted this very thread inside the gate (a stack
+ * capture, a walk) must not wait for itself: its own count stays, the others drain. */
+static int own_count(void) { return gate_counted ? 1 : 0; }
+
 static void fork_prepare(void)
 {
     atomic_store(&unwind_forking, 1);
-    while (atomic_load(&unwind_active)) sched_yield();
+    while (atomic_load(&unwind_active) > own_count()) sched_yield();
 }
 static void fork_parent(void) { atomic_store(&unwind_forking, 0); }
 static void fork_child(void)
 {
-    atomic_store(&unwind_active, 0);
+    /* the interrupted walk, if any, goes on in the child too and leaves the gate later */
+    atomic_store(&unwind_active, own_count());
     atomic_store(&unwind_forking, 0);
 }
 

@@ -56,7 +56,45 @@ START_TEST(utf8)
     jb_str(&jb, "bad", "a\xff\xfe" "b\xc3"); /* invalid: replaced, never emitted raw */
     jb_obj_end(&jb);
     ck_assert(jb_finish(&jb));
-    ck_assert_str_eq(mem, "{\"ok\":\"h\xc3\xa9llo\",\"bad\":\"a??b?\"}\n");
+    ck_assert_str_eq(mem, "{\"ok\":\"h\xc3\xa9llo\",\"bad\":\"a\\ufffd\\ufffdb\\ufffd\"}\n");
+}
+END_TEST
+
+/* Well-formed in shape but not UTF-8 (Unicode's table 3-7): overlong forms, surrogates,
+ * code points above U+10FFFF. Python's json reader and jq refuse each of them raw. */
+START_TEST(utf8_strict)
+{
+    char mem[512];
+    struct jbuf jb;
+    jb_init(&jb, mem, sizeof mem);
+    jb_obj_begin(&jb);
+    jb_str(&jb, "overlong", "\xc0\xaf|\xe0\x80\xaf|\xf0\x80\x80\xaf");
+    jb_str(&jb, "surrogate", "\xed\xa0\x80");
+    jb_str(&jb, "big", "\xf4\x90\x80\x80");
+    jb_str(&jb, "edges", "\xed\x9f\xbf\xf4\x8f\xbf\xbf\xe0\xa0\x80"); /* U+D7FF U+10FFFF U+0800 */
+    jb_obj_end(&jb);
+    ck_assert(jb_finish(&jb));
+    ck_assert_str_eq(mem, "{\"overlong\":\"\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|"
+                          "\\ufffd\\ufffd\\ufffd\\ufffd\","
+                          "\"surrogate\":\"\\ufffd\\ufffd\\ufffd\","
+                          "\"big\":\"\\ufffd\\ufffd\\ufffd\\ufffd\","
+                          "\"edges\":\"\xed\x9f\xbf\xf4\x8f\xbf\xbf\xe0\xa0\x80\"}\n");
+}
+END_TEST
+
+/* A long invalid string is kept whole (it used to be cut to 1024 bytes). */
+START_TEST(utf8_long)
+{
+    static char mem[16384], val[5001];
+    memset(val, 'x', 5000);
+    val[10] = (char)0xff;
+    struct jbuf jb;
+    jb_init(&jb, mem, sizeof mem);
+    jb_obj_begin(&jb);
+    jb_str(&jb, "v", val);
+    jb_obj_end(&jb);
+    ck_assert(jb_finish(&jb));
+    ck_assert_uint_eq(strlen(mem), 4999 + 6 + strlen("{\"v\":\"\"}\n"));
 }
 END_TEST
 
@@ -89,6 +127,8 @@ int main(void)
     tcase_add_test(tc, shapes);
     tcase_add_test(tc, escapes);
     tcase_add_test(tc, utf8);
+    tcase_add_test(tc, utf8_strict);
+    tcase_add_test(tc, utf8_long);
     tcase_add_test(tc, overflow);
     tcase_add_test(tc, hash);
     suite_add_tcase(s, tc);

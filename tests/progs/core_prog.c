@@ -5,6 +5,8 @@
  *   core_prog twosites          one handle from each of two call sites
  *   core_prog threads T N       T threads, N creates each
  *   core_prog fork K N          K forked children, N creates each, parent N too
+ *   core_prog sigfork N         N creates while a 200 us timer's signal handler forks (the
+ *                               child _exits): fork lands inside the shim's stack captures
  *   core_prog none              touches no GPU library
  *   core_prog exit|_exit|abort|segv N   N creates, then leaves that way
  * Prints the status of every create as "status=<n>" once per distinct status. */
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,13 +58,29 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+static void fork_in_handler(int sig)
+{
+    (void)sig;
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
     const char *cmd = argv[1];
     int a = argc > 2 ? atoi(argv[2]) : 1, b = argc > 3 ? atoi(argv[3]) : 1;
     cuInit(0);
-    if (!strcmp(cmd, "create")) {
+    if (!strcmp(cmd, "sigfork")) {
+        signal(SIGCHLD, SIG_IGN); /* children reaped by the kernel */
+        struct sigaction sa = {.sa_handler = fork_in_handler, .sa_flags = SA_RESTART};
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval it = {{0, 200}, {0, 200}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        create_handles_here(a);
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+    } else if (!strcmp(cmd, "create")) {
         create_handles_here(a);
     } else if (!strcmp(cmd, "twosites")) {
         create_handles_here(1);

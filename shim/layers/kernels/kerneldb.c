@@ -158,7 +158,7 @@ int ds_kdb_parse(struct ds_kdb *db, const char *text, size_t len, const char *so
 
 int ds_kdb_load_file(struct ds_kdb *db, const char *path, ds_kdb_err_fn err, void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO there never blocks */
     struct stat st;
     const char *why = NULL;
     int e = 0;

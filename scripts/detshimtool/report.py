@@ -91,7 +91,12 @@ def process_line(p):
             "rank %s" % ("-" if p.rank is None else p.rank), "mode %s" % (p.mode or "?"),
             "GPU %s" % p.gpu_text()]
     tail = "%d event record%s" % (len(p.events), "" if len(p.events) == 1 else "s")
-    tail += ", summary" if p.summary is not None else ", no summary (killed, _exit, or still running)"
+    if p.summary is not None:
+        tail += ", summary"
+    elif (p.header or {}).get("forked"):
+        tail += ", no summary (a forked worker: it left with _exit, as DataLoader workers do)"
+    else:
+        tail += ", no summary (killed, _exit, or still running)"
     return "%s: %s; %s" % (p.label, ", ".join(bits), tail)
 
 

@@ -119,11 +119,25 @@ void ds_fingerprint_header(struct jbuf *jb)
     jb_arr_end(jb);
     jb_key(jb, "env");
     jb_obj_begin(jb);
+    /* A value is kept up to ENV_VALUE_MAX bytes (named in env_truncated past that), so that
+     * no over-long variable costs the header its other fields. */
+    enum { ENV_VALUE_MAX = 2048 };
+    bool cut[sizeof env_vars / sizeof *env_vars] = {false};
+    bool any_cut = false;
     for (int i = 0; env_vars[i]; i++) {
         const char *v = getenv(env_vars[i]);
-        if (v) jb_str(jb, env_vars[i], v);
+        if (!v) continue;
+        size_t n = strnlen(v, ENV_VALUE_MAX + 1);
+        if (n > ENV_VALUE_MAX) cut[i] = any_cut = true;
+        jb_strn(jb, env_vars[i], v, n > ENV_VALUE_MAX ? ENV_VALUE_MAX : n);
     }
     jb_obj_end(jb);
+    if (any_cut) {
+        jb_arr_begin(jb, "env_truncated");
+        for (int i = 0; env_vars[i]; i++)
+            if (cut[i]) jb_str(jb, NULL, env_vars[i]);
+        jb_arr_end(jb);
+    }
 }
 
 /* ---- the device record -------------------------------------------------------------- */

@@ -28,4 +28,18 @@ assert data.endswith(b"\n"), "last line cut"
 for line in data.splitlines():
     json.loads(line)
 PY
+
+# The disk is full before the header fits: no log at all (never records without a header)
+cat > inner2.sh <<'INNER'
+mount -t tmpfs -o size=16k tmpfs "$1/small" || exit 77
+head -c 15000 /dev/zero > "$1/small/filler" 2>/dev/null
+DETSHIM_MODE=log DETSHIM_LOG="$1/small/log-%p.jsonl" LD_PRELOAD="$SHIM" "$KPROG" all > "$1/out2" 2> "$1/err2"
+echo "rc=$?" >> "$1/out2"
+rm -f "$1/small/filler"
+ls "$1/small" > "$1/left2"
+INNER
+( unshare -m bash inner2.sh "$T" 2>/dev/null || unshare -rm bash inner2.sh "$T" )
+check "header cut short: program ran to the end" grep -qx "rc=0" out2
+check "header cut short: no log left behind" [ ! -s left2 ]
+check "header cut short: stderr says it once" [ "$(grep -c 'cannot write the log' err2)" -eq 1 ]
 finish

@@ -7,11 +7,15 @@
  *   core_prog fork K N          K forked children, N creates each, parent N too
  *   core_prog sigfork N         N creates while a 200 us timer's signal handler forks (the
  *                               child _exits): fork lands inside the shim's stack captures
+ *   core_prog forkquiet K       one create, then K forked workers that each make a hooked
+ *                               call that records nothing and leave with _exit
+ *   core_prog forkevent K       the same, but each worker creates a handle (an event)
  *   core_prog none              touches no GPU library
  *   core_prog exit|_exit|abort|segv N   N creates, then leaves that way
  * Prints the status of every create as "status=<n>" once per distinct status. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +106,24 @@ int main(int argc, char **argv)
         }
         int st;
         while (wait(&st) > 0) {}
+    } else if (!strcmp(cmd, "forkquiet") || !strcmp(cmd, "forkevent")) {
+        bool quiet = !strcmp(cmd, "forkquiet");
+        create_handles_here(1);
+        fflush(stdout);
+        for (int i = 0; i < a; i++) {
+            pid_t p = fork();
+            if (p == 0) {
+                if (quiet) {
+                    (void)cublasDestroy_v2(NULL); /* hooked; nothing to record */
+                } else
+                    create_from_second_site();
+                puts("child-done");
+                fflush(stdout);
+                _exit(0);
+            }
+            int st;
+            waitpid(p, &st, 0);
+        }
     } else if (!strcmp(cmd, "none")) {
         puts("no gpu");
     } else if (!strcmp(cmd, "exit") || !strcmp(cmd, "_exit") || !strcmp(cmd, "abort") ||

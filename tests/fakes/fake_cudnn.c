@@ -89,6 +89,11 @@ struct cudnnFilterStruct {
 struct cudnnConvolutionStruct {
     int pad_h, pad_w, u, v, dil_h, dil_w;
 };
+/* cuDNN 9.19 answers at most 6 pooling dimensions: cudnnSetPoolingNdDescriptor with 7 and
+ * cudnnGetPoolingNdDescriptor asked for more than 6 both return CUDNN_STATUS_NOT_SUPPORTED
+ * (3000), outputs untouched. */
+#define FAKE_POOL_DIMS 6
+
 struct cudnnPoolingStruct {
     cudnnPoolingMode_t mode;
     cudnnNanPropagation_t nan;
@@ -172,7 +177,8 @@ cudnnStatus_t cudnnSetPoolingNdDescriptor(cudnnPoolingDescriptor_t d, const cudn
                                           const cudnnNanPropagation_t nan, int nbDims, const int windowDimA[],
                                           const int paddingA[], const int strideA[])
 {
-    if (!d || nbDims < 1 || nbDims > CUDNN_DIM_MAX) return CUDNN_STATUS_BAD_PARAM;
+    if (!d || nbDims < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (nbDims > FAKE_POOL_DIMS) return CUDNN_STATUS_NOT_SUPPORTED;
     if (mode == CUDNN_POOLING_MAX_DETERMINISTIC && nbDims > 2) return CUDNN_STATUS_NOT_SUPPORTED;
     d->mode = mode;
     d->nan = nan;
@@ -195,6 +201,7 @@ cudnnStatus_t cudnnGetPoolingNdDescriptor(const cudnnPoolingDescriptor_t d, int 
                                           int windowDimA[], int paddingA[], int strideA[])
 {
     if (!d || !mode || !nan || !nbDims) return CUDNN_STATUS_BAD_PARAM;
+    if (nbDimsRequested > FAKE_POOL_DIMS) return CUDNN_STATUS_NOT_SUPPORTED;
     *mode = d->mode;
     *nan = d->nan;
     *nbDims = d->nb;
@@ -420,7 +427,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t handl
                                                              cudnnConvolutionBwdFilterAlgo_t algo, size_t *sizeInBytes)
 {
     long long need = bwd_filter_need(convDesc, algo);
-    if (!sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *sizeInBytes = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
@@ -433,20 +440,30 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t handle,
                                                            cudnnConvolutionBwdDataAlgo_t algo, size_t *sizeInBytes)
 {
     long long need = bwd_data_need(convDesc, algo);
-    if (!sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *sizeInBytes = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
 }
 #endif
 
-static cudnnStatus_t run_conv(const char *fn, const cudnnConvolutionDescriptor_t conv, int algo, long long need,
-                              size_t ws)
+/* FAKE_CUDNN_ABORT=<function>: that function aborts the process once it has recorded its
+ * call (a vendor call that crashes: what the shim logged before must be in the log). */
+static void maybe_abort(const char *fn)
+{
+    const char *a = getenv("FAKE_CUDNN_ABORT");
+    if (a && !strcmp(a, fn)) abort();
+}
+
+static cudnnStatus_t run_conv(const char *fn, cudnnHandle_t handle, const cudnnConvolutionDescriptor_t conv,
+                              int algo, long long need, size_t ws)
 {
     cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
-    if (need < 0 || (conv && conv->pad_w == 9 && algo == 1)) st = CUDNN_STATUS_NOT_SUPPORTED;
+    if (!handle) st = CUDNN_STATUS_BAD_PARAM; /* as the real library, for a NULL handle */
+    else if (need < 0 || (conv && conv->pad_w == 9 && algo == 1)) st = CUDNN_STATUS_NOT_SUPPORTED;
     else if ((size_t)need > ws) st = CUDNN_STATUS_BAD_PARAM;
     fake_record("%s algo=%d workspace=%zu status=%d", fn, algo, ws, (int)st);
+    maybe_abort(fn);
     return st;
 }
 
@@ -458,7 +475,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void *a
                                              size_t workSpaceSizeInBytes, const void *beta,
                                              const cudnnFilterDescriptor_t dwDesc, void *dw)
 {
-    cudnnStatus_t st = run_conv(__func__, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
+    cudnnStatus_t st = run_conv(__func__, handle, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
     if (st == CUDNN_STATUS_SUCCESS && fake_blas_computes() && dw && x && dy) {
         /* dw[i] = x[i] + dy[i] (float); ALGO_0 accumulates with atomics: with FAKE_BLAS_NOISE=1
          * its result carries the process id, as a nondeterministic algorithm's would */
@@ -480,7 +497,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void *alp
                                            size_t workSpaceSizeInBytes, const void *beta,
                                            const cudnnTensorDescriptor_t dxDesc, void *dx)
 {
-    return run_conv(__func__, convDesc, algo, bwd_data_need(convDesc, algo), workSpaceSizeInBytes);
+    return run_conv(__func__, handle, convDesc, algo, bwd_data_need(convDesc, algo), workSpaceSizeInBytes);
 }
 
 /* ---- CTC loss ---------------------------------------------------------------------------- */
@@ -492,10 +509,11 @@ static long long ctc_need(cudnnCTCLossAlgo_t algo, const int *labelLengths)
     return -1;
 }
 
-__attribute__((unused)) static cudnnStatus_t ctc_size(cudnnCTCLossAlgo_t algo, const int *labelLengths, size_t *size)
+__attribute__((unused)) static cudnnStatus_t ctc_size(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo,
+                                                     const int *labelLengths, size_t *size)
 {
     long long need = ctc_need(algo, labelLengths);
-    if (!size) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !size) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *size = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
@@ -508,7 +526,7 @@ cudnnStatus_t cudnnGetCTCLossWorkspaceSize(cudnnHandle_t handle, const cudnnTens
                                            cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc,
                                            size_t *sizeInBytes)
 {
-    return ctc_size(algo, labelLengths, sizeInBytes);
+    return ctc_size(handle, algo, labelLengths, sizeInBytes);
 }
 
 cudnnStatus_t cudnnGetCTCLossWorkspaceSize_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo,
@@ -516,17 +534,20 @@ cudnnStatus_t cudnnGetCTCLossWorkspaceSize_v8(cudnnHandle_t handle, cudnnCTCLoss
                                               const cudnnTensorDescriptor_t probsDesc,
                                               const cudnnTensorDescriptor_t gradientsDesc, size_t *sizeInBytes)
 {
-    return ctc_size(algo, NULL, sizeInBytes);
+    return ctc_size(handle, algo, NULL, sizeInBytes);
 }
 #endif
 
-static cudnnStatus_t run_ctc(const char *fn, cudnnCTCLossAlgo_t algo, const int *labelLengths, size_t ws)
+static cudnnStatus_t run_ctc(const char *fn, cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, const int *labelLengths,
+                             size_t ws)
 {
     long long need = ctc_need(algo, labelLengths);
-    cudnnStatus_t st = need < 0                ? CUDNN_STATUS_NOT_SUPPORTED
+    cudnnStatus_t st = !handle ? CUDNN_STATUS_BAD_PARAM
+                       : need < 0                ? CUDNN_STATUS_NOT_SUPPORTED
                        : (size_t)need > ws ? CUDNN_STATUS_BAD_PARAM
                                            : CUDNN_STATUS_SUCCESS;
     fake_record("%s algo=%d workspace=%zu status=%d", fn, (int)algo, ws, (int)st);
+    maybe_abort(fn);
     return st;
 }
 
@@ -536,7 +557,7 @@ cudnnStatus_t cudnnCTCLoss(cudnnHandle_t handle, const cudnnTensorDescriptor_t p
                            cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc, void *workspace,
                            size_t workSpaceSizeInBytes)
 {
-    return run_ctc(__func__, algo, hostLabelLengths, workSpaceSizeInBytes);
+    return run_ctc(__func__, handle, algo, hostLabelLengths, workSpaceSizeInBytes);
 }
 
 cudnnStatus_t cudnnCTCLoss_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc,
@@ -546,7 +567,7 @@ cudnnStatus_t cudnnCTCLoss_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, cud
                               size_t workSpaceSizeInBytes, void *workspace)
 {
     /* labelLengths live in GPU memory for _v8: the fake does not read them */
-    return run_ctc(__func__, algo, NULL, workSpaceSizeInBytes);
+    return run_ctc(__func__, handle, algo, NULL, workSpaceSizeInBytes);
 }
 
 /* ---- pooling and spatial transformer backward ------------------------------------------- */
@@ -557,9 +578,10 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescr
                                    const cudnnTensorDescriptor_t xDesc, const void *x, const void *beta,
                                    const cudnnTensorDescriptor_t dxDesc, void *dx)
 {
-    if (!poolingDesc) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !poolingDesc) return CUDNN_STATUS_BAD_PARAM;
     fake_record("cudnnPoolingBackward mode=%d dims=%d win=%d", (int)poolingDesc->mode, poolingDesc->nb,
                 poolingDesc->win[0]);
+    maybe_abort(__func__);
     return CUDNN_STATUS_SUCCESS;
 }
 

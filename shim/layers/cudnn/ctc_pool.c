@@ -173,18 +173,25 @@ typedef cudnnStatus_t (*create_pool_t)(cudnnPoolingDescriptor_t *);
 typedef cudnnStatus_t (*destroy_pool_t)(cudnnPoolingDescriptor_t);
 static _Atomic(void *) get_pool_nd_p, set_pool_nd_p, create_pool_p, destroy_pool_p;
 
+/* The most dimensions a pooling descriptor holds, and the most cudnnGetPoolingNdDescriptor
+ * may be asked for: cuDNN 9.19 refuses a requested count above 6 (CUDNN_DIM_MAX is 8) with
+ * CUDNN_STATUS_NOT_SUPPORTED, and cudnnSetPoolingNdDescriptor refuses 7 dimensions the same
+ * way (observed with the real libcudnn.so.9, no GPU needed). Asking for CUDNN_DIM_MAX made
+ * every read fail, and max pooling passed as clean. */
+#define POOL_DIMS 6
+
 struct pool_desc {
     cudnnPoolingMode_t mode;
     cudnnNanPropagation_t nan;
     int nb;
-    int win[CUDNN_DIM_MAX], pad[CUDNN_DIM_MAX], stride[CUDNN_DIM_MAX];
+    int win[POOL_DIMS], pad[POOL_DIMS], stride[POOL_DIMS];
 };
 
 static bool pool_read(cudnnPoolingDescriptor_t d, struct pool_desc *p)
 {
     get_pool_nd_t get = (get_pool_nd_t)dsc_sym(&get_pool_nd_p, "cudnnGetPoolingNdDescriptor");
-    return get && get(d, CUDNN_DIM_MAX, &p->mode, &p->nan, &p->nb, p->win, p->pad, p->stride) ==
-                      CUDNN_STATUS_SUCCESS;
+    return get && get(d, POOL_DIMS, &p->mode, &p->nan, &p->nb, p->win, p->pad, p->stride) ==
+                      CUDNN_STATUS_SUCCESS && p->nb >= 1 && p->nb <= POOL_DIMS;
 }
 
 cudnnStatus_t dsc_pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc, const void *alpha,

@@ -70,6 +70,11 @@ bool dsc_not_supported(cudnnStatus_t st)
     return st >= CUDNN_STATUS_NOT_SUPPORTED && st < 4000;
 }
 
+bool dsc_failed_otherwise(cudnnStatus_t st)
+{
+    return st != CUDNN_STATUS_SUCCESS && st != CUDNN_STATUS_NOT_INITIALIZED && !dsc_not_supported(st);
+}
+
 static void swap_extra(struct jbuf *jb, void *arg)
 {
     const struct dsc_swap *s = arg;

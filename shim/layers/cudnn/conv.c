@@ -39,6 +39,20 @@ static cudnnStatus_t conv_policy(const struct conv_call *c)
         dsc_swap_event(c->hook, DS_ACT_OBSERVED, &s, detail);
         return c->run(c->args, c->algo);
     }
+    /* A call cuDNN refuses whatever the algorithm (a bad handle or descriptor: its workspace
+     * query for the caller's own algorithm fails with CUDNN_STATUS_BAD_PARAM) gets cuDNN's
+     * status, not a "no deterministic algorithm" refusal; nothing runs. */
+    size_t own = 0;
+    cudnnStatus_t own_st = c->wsize(c->args, c->algo, &own);
+    if (dsc_failed_otherwise(own_st)) {
+        snprintf(detail, sizeof detail,
+                 "convolution %s with nondeterministic algorithm %d: cuDNN's workspace query "
+                 "failed with status %d, which is not about determinism: that status is "
+                 "returned, nothing ran",
+                 dsc_op_words[c->op], c->algo, (int)own_st);
+        dsc_swap_event(c->hook, DS_ACT_OBSERVED, &s, detail);
+        return own_st;
+    }
     long long min_needed = -1;
     for (int i = 0; i < ncand; i++) {
         size_t need = 0;

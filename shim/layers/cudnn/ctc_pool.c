@@ -51,8 +51,20 @@ static cudnnStatus_t ctc_policy(enum ds_hook hook, const struct ctc_args *a, cud
         dsc_swap_event(hook, DS_ACT_OBSERVED, &s, "CTC loss with CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC");
         return ctc_run(a, algo);
     }
+    /* as for convolutions (conv.c): a call cuDNN refuses whatever the algorithm gets cuDNN's
+     * status, and nothing runs */
     size_t need = 0;
-    cudnnStatus_t st = ctc_wsize(a, CUDNN_CTC_LOSS_ALGO_DETERMINISTIC, &need);
+    cudnnStatus_t st = ctc_wsize(a, algo, &need);
+    if (dsc_failed_otherwise(st)) {
+        snprintf(detail, sizeof detail,
+                 "CTC loss with CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC: cuDNN's workspace query failed "
+                 "with status %d, which is not about determinism: that status is returned, nothing ran",
+                 (int)st);
+        dsc_swap_event(hook, DS_ACT_OBSERVED, &s, detail);
+        return st;
+    }
+    need = 0;
+    st = ctc_wsize(a, CUDNN_CTC_LOSS_ALGO_DETERMINISTIC, &need);
     if (st == CUDNN_STATUS_SUCCESS) {
         s.needed = (long long)need;
         if (need <= a->workSpaceSizeInBytes) {
@@ -215,14 +227,25 @@ cudnnStatus_t dsc_pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t 
     cudnnStatus_t st = CUDNN_STATUS_NOT_SUPPORTED;
     cudnnPoolingDescriptor_t tmp = NULL;
     if (create && set && destroy && create(&tmp) == CUDNN_STATUS_SUCCESS) {
+        bool ran = false;
         st = set(tmp, CUDNN_POOLING_MAX_DETERMINISTIC, p.nan, p.nb, p.win, p.pad, p.stride);
-        if (st == CUDNN_STATUS_SUCCESS) st = POOL_BWD(tmp);
+        if (st == CUDNN_STATUS_SUCCESS) st = POOL_BWD(tmp), ran = true;
         destroy(tmp);
         if (st == CUDNN_STATUS_SUCCESS) {
             s.replacement = CUDNN_POOLING_MAX_DETERMINISTIC;
             dsc_swap_event(DS_HOOK_cudnnPoolingBackward, DS_ACT_FORCED, &s,
                        "max pooling backward asked for CUDNN_POOLING_MAX: ran "
                        "CUDNN_POOLING_MAX_DETERMINISTIC instead");
+            return st;
+        }
+        if (ran && dsc_failed_otherwise(st)) {
+            /* the mode is all that differs from the caller's call: a bad handle or tensor
+             * descriptor fails the same either way, and gets cuDNN's status */
+            char why[256];
+            snprintf(why, sizeof why,
+                     "max pooling backward in CUDNN_POOLING_MAX mode: cuDNN failed the call with "
+                     "status %d, which is not about determinism: that status is returned", (int)st);
+            dsc_swap_event(DS_HOOK_cudnnPoolingBackward, DS_ACT_OBSERVED, &s, why);
             return st;
         }
         if (!dsc_rejected(st)) return st;

@@ -65,6 +65,11 @@ bool dsc_rejected(cudnnStatus_t st);
  * reason that is not the algorithm's (a bad handle, a bad descriptor). */
 bool dsc_not_supported(cudnnStatus_t st);
 
+/* A failure of cuDNN's own that says nothing about determinism: anything but success, the
+ * NOT_SUPPORTED family, and CUDNN_STATUS_NOT_INITIALIZED (what the layer's helpers answer
+ * for a query function this cuDNN lacks: then the switch is only impossible). */
+bool dsc_failed_otherwise(cudnnStatus_t st);
+
 /* An event for a call whose algorithm or mode was (or could not be) switched. */
 struct dsc_swap {
     const char *what;      /* the field naming what was asked: "algo" or "pooling_mode" */

@@ -3,6 +3,26 @@
  * cuDNN layer can be tested without a GPU. Every call that does work records what it
  * was finally asked (fake_record), e.g. "cudnnConvolutionBackwardFilter algo=1 ...".
  *
+ * What it imitates, and from which observation (the real cuDNN 9.19.0 of CUDA 13 in
+ * /usr/local/cuda/lib, on a machine without a GPU; tests/real checks the shim against it):
+ *   - one library, libcudnn.so.9, exporting the legacy and backend API. The real
+ *     libcudnn.so.9 is a thin front (NEEDED: libdl, libstdc++, libc ... only) that loads
+ *     its sub-libraries (libcudnn_graph/_ops/_cnn/_adv/_heuristic/_engines_*) itself.
+ *   - cuDNN's own use of the backend does not go through the dynamic linker: no
+ *     sub-library has an undefined cudnnBackend* symbol (nm -D --undefined-only, readelf
+ *     --dyn-syms: libcudnn_cnn imports only cudnnGetStream, cudnnSetTensor4dDescriptor and
+ *     a few more, bound by version to libcudnn_ops.so.9/libcudnn_graph.so.9; libcudnn_graph
+ *     defines the cudnnBackend* functions and libcudnn_cnn is linked DT_SYMBOLIC). So
+ *     cudnnConvolutionForward here builds its plan with direct, local calls an interposer
+ *     never sees; FAKE_CUDNN_INTERNAL_VIA_LINKER=1 makes it look the functions up with
+ *     dlsym(RTLD_DEFAULT) instead, to test the layer's "called from cuDNN" check.
+ *   - a NULL handle: CUDNN_STATUS_BAD_PARAM (2000) from the backward convolutions, CTC,
+ *     pooling backward and their workspace queries (the real library answers so).
+ *   - pooling descriptors hold at most 6 dimensions: cudnnSetPoolingNdDescriptor with 7
+ *     and cudnnGetPoolingNdDescriptor asked for more than 6 return
+ *     CUDNN_STATUS_NOT_SUPPORTED (3000), even though CUDNN_DIM_MAX is 8.
+ * What it makes up (the tests' fixtures, not claims about the real library):
+ *
  * Legacy API
  *   finders    mixed lists, nondeterministic entries first (see the tables below);
  *              every variant (Find, FindEx, Get_v7) returns the same list; with
@@ -11,7 +31,8 @@
  *              backward-filter ALGO_1/FFT/WINOGRAD_NONFUSED... (see *_need below);
  *              pad_w == 9 makes ALGO_1 refuse at execution though its size query works
  *   execution  NOT_SUPPORTED for an unsupported algorithm, BAD_PARAM for too small a
- *              workspace, else SUCCESS and a record of the algorithm that ran
+ *              workspace, else SUCCESS and a record of the algorithm that ran;
+ *              FAKE_CUDNN_ABORT=<function> aborts in that function once it has recorded
  *   CTC        the deterministic algorithm needs 2048 bytes, the other 1024; a label
  *              longer than 256 is not supported by the deterministic one
  *   pooling    CUDNN_POOLING_MAX_DETERMINISTIC is refused for more than 2 spatial dims
@@ -24,8 +45,8 @@
  *   An engine config can be filled from heuristics results only once (BAD_PARAM after),
  *   and a plan's attributes can be read only once it is finalised (NOT_INITIALIZED),
  *   as the strictest reading of the vendor's rules.
- *   cudnnConvolutionForward (not hooked) builds and runs a plan on engine 1 internally,
- *   calling the backend through the dynamic linker as cuDNN's sub-libraries do. */
+ *   cudnnConvolutionForward (not hooked) builds and runs a plan on engine 1 internally
+ *   (see above for how it reaches the backend). */
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -823,23 +844,41 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
 
 /* ---- a legacy call built on the backend, like cuDNN 9's own ------------------------------ */
 
+/* Local names of the backend functions: calls through them bind inside this library, never
+ * through the dynamic linker (no PLT entry, so LD_PRELOAD cannot interpose them). */
+#define LOCAL_ALIAS(local, name) \
+    extern __typeof(name) local __attribute__((alias(#name), visibility("hidden")));
+LOCAL_ALIAS(local_create, cudnnBackendCreateDescriptor)
+LOCAL_ALIAS(local_finalize, cudnnBackendFinalize)
+LOCAL_ALIAS(local_destroy, cudnnBackendDestroyDescriptor)
+LOCAL_ALIAS(local_set, cudnnBackendSetAttribute)
+LOCAL_ALIAS(local_exec, cudnnBackendExecute)
+
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t xDesc,
                                       const void *x, const cudnnFilterDescriptor_t wDesc, const void *w,
                                       const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo,
                                       void *workSpace, size_t workSpaceSizeInBytes, const void *beta,
                                       const cudnnTensorDescriptor_t yDesc, void *y)
 {
-    /* through the dynamic linker, so that an interposer sees these calls */
+    /* as cuDNN 9 does, by direct calls inside the library (the hidden aliases below),
+     * or, with FAKE_CUDNN_INTERNAL_VIA_LINKER=1, through the dynamic linker */
     typedef cudnnStatus_t (*create_t)(cudnnBackendDescriptorType_t, cudnnBackendDescriptor_t *);
     typedef cudnnStatus_t (*one_t)(cudnnBackendDescriptor_t);
     typedef cudnnStatus_t (*set_t)(cudnnBackendDescriptor_t, cudnnBackendAttributeName_t,
                                    cudnnBackendAttributeType_t, int64_t, const void *);
     typedef cudnnStatus_t (*exec_t)(cudnnHandle_t, cudnnBackendDescriptor_t, cudnnBackendDescriptor_t);
-    create_t create = (create_t)dlsym(RTLD_DEFAULT, "cudnnBackendCreateDescriptor");
-    one_t finalize = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendFinalize");
-    one_t destroy = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendDestroyDescriptor");
-    set_t set = (set_t)dlsym(RTLD_DEFAULT, "cudnnBackendSetAttribute");
-    exec_t exec = (exec_t)dlsym(RTLD_DEFAULT, "cudnnBackendExecute");
+    create_t create = local_create;
+    one_t finalize = local_finalize, destroy = local_destroy;
+    set_t set = local_set;
+    exec_t exec = local_exec;
+    const char *via = getenv("FAKE_CUDNN_INTERNAL_VIA_LINKER");
+    if (via && *via == '1') {
+        create = (create_t)dlsym(RTLD_DEFAULT, "cudnnBackendCreateDescriptor");
+        finalize = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendFinalize");
+        destroy = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendDestroyDescriptor");
+        set = (set_t)dlsym(RTLD_DEFAULT, "cudnnBackendSetAttribute");
+        exec = (exec_t)dlsym(RTLD_DEFAULT, "cudnnBackendExecute");
+    }
     if (!create || !finalize || !destroy || !set || !exec) return CUDNN_STATUS_INTERNAL_ERROR;
     cudnnBackendDescriptor_t eng, cfg, plan;
     int64_t idx = 1; /* nondeterministic */

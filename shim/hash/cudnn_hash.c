@@ -1,5 +1,9 @@
 /* cudnn_hash.c: hash mode for the cuDNN calls the layer intercepts that write device memory.
  *
+ * The hooks of these calls (backward convolutions, pooling backward, backend execution)
+ * start here: with hash mode off each is one load and the cuDNN layer's call; on, the
+ * digests are taken around that call. Hash mode calls the layer, never the other way.
+ *
  * Legacy calls are digested over the tensors their descriptors size (cudnnGetTensorSizeInBytes,
  * cudnnGetFilterSizeInBytes): the gradient written (dx, dw), the tensors read. A backend
  * execution's variant pack gives pointers without sizes (those are in the operation graph):
@@ -21,7 +25,7 @@ static CUstream dnn_stream(cudnnHandle_t h)
     return (CUstream)s;
 }
 
-void dsc_hash_begin(struct ds_hcall *c, enum ds_hook hook, cudnnHandle_t h, const char *what,
+static void hash_begin(struct ds_hcall *c, enum ds_hook hook, cudnnHandle_t h, const char *what,
                     const void *alpha, const void *beta)
 {
     ds_hcall_begin(c, hook, dnn_stream(h), what);
@@ -30,7 +34,7 @@ void dsc_hash_begin(struct ds_hcall *c, enum ds_hook hook, cudnnHandle_t h, cons
 }
 
 /* A tensor (filter: true for a filter descriptor) as its descriptor sizes it. */
-void dsc_hash_tensor(struct ds_hcall *c, const char *name, const void *p, const void *desc,
+static void hash_tensor(struct ds_hcall *c, const char *name, const void *p, const void *desc,
                      bool filter, bool out)
 {
     typedef cudnnStatus_t (*size_t_fn)(const void *, size_t *);
@@ -49,7 +53,7 @@ void dsc_hash_tensor(struct ds_hcall *c, const char *name, const void *p, const 
 }
 
 /* The variant pack's device pointers, each as the allocation that holds it. */
-void dsc_hash_variant_pack(struct ds_hcall *c, cudnnBackendDescriptor_t vp)
+static void hash_variant_pack(struct ds_hcall *c, cudnnBackendDescriptor_t vp)
 {
     static const char *const names[] = {"tensor 0", "tensor 1", "tensor 2", "tensor 3", "tensor 4",
                                         "tensor 5", "tensor 6", "tensor 7", "tensor 8", "tensor 9",
@@ -80,4 +84,83 @@ void dsc_hash_variant_pack(struct ds_hcall *c, cudnnBackendDescriptor_t vp)
         ds_hcall_scalar(c, (uint64_t)((CUdeviceptr)(uintptr_t)ptrs[i] - base));
         ds_hcall_out(c, names[i], (const void *)(uintptr_t)base, size);
     }
+}
+
+/* ---- the hooks ------------------------------------------------------------------------ */
+
+cudnnStatus_t ds_policy_cudnnConvolutionBackwardFilter(
+    cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t xDesc, const void *x,
+    const cudnnTensorDescriptor_t dyDesc, const void *dy, const cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionBwdFilterAlgo_t algo, void *workSpace, size_t workSpaceSizeInBytes, const void *beta,
+    const cudnnFilterDescriptor_t dwDesc, void *dw)
+{
+#define CALL() dsc_conv_bwd_filter(handle, alpha, xDesc, x, dyDesc, dy, convDesc, algo, workSpace, \
+                                   workSpaceSizeInBytes, beta, dwDesc, dw)
+    if (DS_LIKELY(!ds_hash_on())) return CALL();
+    struct ds_hcall hc;
+    hash_begin(&hc, DS_HOOK_cudnnConvolutionBackwardFilter, handle, "convolution backward filter", alpha, beta);
+    hash_tensor(&hc, "dw", dw, dwDesc, true, true);
+    hash_tensor(&hc, "x", x, xDesc, false, false);
+    hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = CALL();
+    ds_hcall_post(&hc, (int)st);
+    return st;
+#undef CALL
+}
+
+cudnnStatus_t ds_policy_cudnnConvolutionBackwardData(
+    cudnnHandle_t handle, const void *alpha, const cudnnFilterDescriptor_t wDesc, const void *w,
+    const cudnnTensorDescriptor_t dyDesc, const void *dy, const cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionBwdDataAlgo_t algo, void *workSpace, size_t workSpaceSizeInBytes, const void *beta,
+    const cudnnTensorDescriptor_t dxDesc, void *dx)
+{
+#define CALL() dsc_conv_bwd_data(handle, alpha, wDesc, w, dyDesc, dy, convDesc, algo, workSpace, \
+                                 workSpaceSizeInBytes, beta, dxDesc, dx)
+    if (DS_LIKELY(!ds_hash_on())) return CALL();
+    struct ds_hcall hc;
+    hash_begin(&hc, DS_HOOK_cudnnConvolutionBackwardData, handle, "convolution backward data", alpha, beta);
+    hash_tensor(&hc, "dx", dx, dxDesc, false, true);
+    hash_tensor(&hc, "w", w, wDesc, true, false);
+    hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = CALL();
+    ds_hcall_post(&hc, (int)st);
+    return st;
+#undef CALL
+}
+
+cudnnStatus_t ds_policy_cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
+                                             const void *alpha, const cudnnTensorDescriptor_t yDesc,
+                                             const void *y, const cudnnTensorDescriptor_t dyDesc,
+                                             const void *dy, const cudnnTensorDescriptor_t xDesc,
+                                             const void *x, const void *beta,
+                                             const cudnnTensorDescriptor_t dxDesc, void *dx)
+{
+#define CALL() dsc_pool_bwd(handle, poolingDesc, alpha, yDesc, y, dyDesc, dy, xDesc, x, beta, dxDesc, dx)
+    if (DS_LIKELY(!ds_hash_on())) return CALL();
+    struct ds_hcall hc;
+    hash_begin(&hc, DS_HOOK_cudnnPoolingBackward, handle, "pooling backward", alpha, beta);
+    hash_tensor(&hc, "dx", dx, dxDesc, false, true);
+    hash_tensor(&hc, "y", y, yDesc, false, false);
+    hash_tensor(&hc, "dy", dy, dyDesc, false, false);
+    hash_tensor(&hc, "x", x, xDesc, false, false);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = CALL();
+    ds_hcall_post(&hc, (int)st);
+    return st;
+#undef CALL
+}
+
+cudnnStatus_t ds_policy_cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
+                                            cudnnBackendDescriptor_t variantPack)
+{
+    if (DS_LIKELY(!ds_hash_on())) return dsc_backend_execute(handle, executionPlan, variantPack);
+    struct ds_hcall hc;
+    hash_begin(&hc, DS_HOOK_cudnnBackendExecute, handle, "backend execute", NULL, NULL);
+    hash_variant_pack(&hc, variantPack);
+    ds_hcall_pre(&hc);
+    cudnnStatus_t st = dsc_backend_execute(handle, executionPlan, variantPack);
+    ds_hcall_post(&hc, (int)st);
+    return st;
 }

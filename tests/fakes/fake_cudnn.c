@@ -3,6 +3,26 @@
  * cuDNN layer can be tested without a GPU. Every call that does work records what it
  * was finally asked (fake_record), e.g. "cudnnConvolutionBackwardFilter algo=1 ...".
  *
+ * What it imitates, and from which observation (the real cuDNN 9.19.0 of CUDA 13 in
+ * /usr/local/cuda/lib, on a machine without a GPU; tests/real checks the shim against it):
+ *   - one library, libcudnn.so.9, exporting the legacy and backend API. The real
+ *     libcudnn.so.9 is a thin front (NEEDED: libdl, libstdc++, libc ... only) that loads
+ *     its sub-libraries (libcudnn_graph/_ops/_cnn/_adv/_heuristic/_engines_*) itself.
+ *   - cuDNN's own use of the backend does not go through the dynamic linker: no
+ *     sub-library has an undefined cudnnBackend* symbol (nm -D --undefined-only, readelf
+ *     --dyn-syms: libcudnn_cnn imports only cudnnGetStream, cudnnSetTensor4dDescriptor and
+ *     a few more, bound by version to libcudnn_ops.so.9/libcudnn_graph.so.9; libcudnn_graph
+ *     defines the cudnnBackend* functions and libcudnn_cnn is linked DT_SYMBOLIC). So
+ *     cudnnConvolutionForward here builds its plan with direct, local calls an interposer
+ *     never sees; FAKE_CUDNN_INTERNAL_VIA_LINKER=1 makes it look the functions up with
+ *     dlsym(RTLD_DEFAULT) instead, to test the layer's "called from cuDNN" check.
+ *   - a NULL handle: CUDNN_STATUS_BAD_PARAM (2000) from the backward convolutions, CTC,
+ *     pooling backward and their workspace queries (the real library answers so).
+ *   - pooling descriptors hold at most 6 dimensions: cudnnSetPoolingNdDescriptor with 7
+ *     and cudnnGetPoolingNdDescriptor asked for more than 6 return
+ *     CUDNN_STATUS_NOT_SUPPORTED (3000), even though CUDNN_DIM_MAX is 8.
+ * What it makes up (the tests' fixtures, not claims about the real library):
+ *
  * Legacy API
  *   finders    mixed lists, nondeterministic entries first (see the tables below);
  *              every variant (Find, FindEx, Get_v7) returns the same list; with
@@ -11,7 +31,8 @@
  *              backward-filter ALGO_1/FFT/WINOGRAD_NONFUSED... (see *_need below);
  *              pad_w == 9 makes ALGO_1 refuse at execution though its size query works
  *   execution  NOT_SUPPORTED for an unsupported algorithm, BAD_PARAM for too small a
- *              workspace, else SUCCESS and a record of the algorithm that ran
+ *              workspace, else SUCCESS and a record of the algorithm that ran;
+ *              FAKE_CUDNN_ABORT=<function> aborts in that function once it has recorded
  *   CTC        the deterministic algorithm needs 2048 bytes, the other 1024; a label
  *              longer than 256 is not supported by the deterministic one
  *   pooling    CUDNN_POOLING_MAX_DETERMINISTIC is refused for more than 2 spatial dims
@@ -24,8 +45,8 @@
  *   An engine config can be filled from heuristics results only once (BAD_PARAM after),
  *   and a plan's attributes can be read only once it is finalised (NOT_INITIALIZED),
  *   as the strictest reading of the vendor's rules.
- *   cudnnConvolutionForward (not hooked) builds and runs a plan on engine 1 internally,
- *   calling the backend through the dynamic linker as cuDNN's sub-libraries do. */
+ *   cudnnConvolutionForward (not hooked) builds and runs a plan on engine 1 internally
+ *   (see above for how it reaches the backend). */
 #include <dlfcn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -89,6 +110,11 @@ struct cudnnFilterStruct {
 struct cudnnConvolutionStruct {
     int pad_h, pad_w, u, v, dil_h, dil_w;
 };
+/* cuDNN 9.19 answers at most 6 pooling dimensions: cudnnSetPoolingNdDescriptor with 7 and
+ * cudnnGetPoolingNdDescriptor asked for more than 6 both return CUDNN_STATUS_NOT_SUPPORTED
+ * (3000), outputs untouched. */
+#define FAKE_POOL_DIMS 6
+
 struct cudnnPoolingStruct {
     cudnnPoolingMode_t mode;
     cudnnNanPropagation_t nan;
@@ -172,7 +198,8 @@ cudnnStatus_t cudnnSetPoolingNdDescriptor(cudnnPoolingDescriptor_t d, const cudn
                                           const cudnnNanPropagation_t nan, int nbDims, const int windowDimA[],
                                           const int paddingA[], const int strideA[])
 {
-    if (!d || nbDims < 1 || nbDims > CUDNN_DIM_MAX) return CUDNN_STATUS_BAD_PARAM;
+    if (!d || nbDims < 1) return CUDNN_STATUS_BAD_PARAM;
+    if (nbDims > FAKE_POOL_DIMS) return CUDNN_STATUS_NOT_SUPPORTED;
     if (mode == CUDNN_POOLING_MAX_DETERMINISTIC && nbDims > 2) return CUDNN_STATUS_NOT_SUPPORTED;
     d->mode = mode;
     d->nan = nan;
@@ -195,6 +222,7 @@ cudnnStatus_t cudnnGetPoolingNdDescriptor(const cudnnPoolingDescriptor_t d, int 
                                           int windowDimA[], int paddingA[], int strideA[])
 {
     if (!d || !mode || !nan || !nbDims) return CUDNN_STATUS_BAD_PARAM;
+    if (nbDimsRequested > FAKE_POOL_DIMS) return CUDNN_STATUS_NOT_SUPPORTED;
     *mode = d->mode;
     *nan = d->nan;
     *nbDims = d->nb;
@@ -420,7 +448,7 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t handl
                                                              cudnnConvolutionBwdFilterAlgo_t algo, size_t *sizeInBytes)
 {
     long long need = bwd_filter_need(convDesc, algo);
-    if (!sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *sizeInBytes = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
@@ -433,20 +461,30 @@ cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t handle,
                                                            cudnnConvolutionBwdDataAlgo_t algo, size_t *sizeInBytes)
 {
     long long need = bwd_data_need(convDesc, algo);
-    if (!sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !sizeInBytes) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *sizeInBytes = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
 }
 #endif
 
-static cudnnStatus_t run_conv(const char *fn, const cudnnConvolutionDescriptor_t conv, int algo, long long need,
-                              size_t ws)
+/* FAKE_CUDNN_ABORT=<function>: that function aborts the process once it has recorded its
+ * call (a vendor call that crashes: what the shim logged before must be in the log). */
+static void maybe_abort(const char *fn)
+{
+    const char *a = getenv("FAKE_CUDNN_ABORT");
+    if (a && !strcmp(a, fn)) abort();
+}
+
+static cudnnStatus_t run_conv(const char *fn, cudnnHandle_t handle, const cudnnConvolutionDescriptor_t conv,
+                              int algo, long long need, size_t ws)
 {
     cudnnStatus_t st = CUDNN_STATUS_SUCCESS;
-    if (need < 0 || (conv && conv->pad_w == 9 && algo == 1)) st = CUDNN_STATUS_NOT_SUPPORTED;
+    if (!handle) st = CUDNN_STATUS_BAD_PARAM; /* as the real library, for a NULL handle */
+    else if (need < 0 || (conv && conv->pad_w == 9 && algo == 1)) st = CUDNN_STATUS_NOT_SUPPORTED;
     else if ((size_t)need > ws) st = CUDNN_STATUS_BAD_PARAM;
     fake_record("%s algo=%d workspace=%zu status=%d", fn, algo, ws, (int)st);
+    maybe_abort(fn);
     return st;
 }
 
@@ -458,7 +496,7 @@ cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void *a
                                              size_t workSpaceSizeInBytes, const void *beta,
                                              const cudnnFilterDescriptor_t dwDesc, void *dw)
 {
-    cudnnStatus_t st = run_conv(__func__, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
+    cudnnStatus_t st = run_conv(__func__, handle, convDesc, algo, bwd_filter_need(convDesc, algo), workSpaceSizeInBytes);
     if (st == CUDNN_STATUS_SUCCESS && fake_blas_computes() && dw && x && dy) {
         /* dw[i] = x[i] + dy[i] (float); ALGO_0 accumulates with atomics: with FAKE_BLAS_NOISE=1
          * its result carries the process id, as a nondeterministic algorithm's would */
@@ -480,7 +518,7 @@ cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void *alp
                                            size_t workSpaceSizeInBytes, const void *beta,
                                            const cudnnTensorDescriptor_t dxDesc, void *dx)
 {
-    return run_conv(__func__, convDesc, algo, bwd_data_need(convDesc, algo), workSpaceSizeInBytes);
+    return run_conv(__func__, handle, convDesc, algo, bwd_data_need(convDesc, algo), workSpaceSizeInBytes);
 }
 
 /* ---- CTC loss ---------------------------------------------------------------------------- */
@@ -492,10 +530,11 @@ static long long ctc_need(cudnnCTCLossAlgo_t algo, const int *labelLengths)
     return -1;
 }
 
-__attribute__((unused)) static cudnnStatus_t ctc_size(cudnnCTCLossAlgo_t algo, const int *labelLengths, size_t *size)
+__attribute__((unused)) static cudnnStatus_t ctc_size(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo,
+                                                     const int *labelLengths, size_t *size)
 {
     long long need = ctc_need(algo, labelLengths);
-    if (!size) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !size) return CUDNN_STATUS_BAD_PARAM;
     if (need < 0) return CUDNN_STATUS_NOT_SUPPORTED;
     *size = (size_t)need;
     return CUDNN_STATUS_SUCCESS;
@@ -508,7 +547,7 @@ cudnnStatus_t cudnnGetCTCLossWorkspaceSize(cudnnHandle_t handle, const cudnnTens
                                            cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc,
                                            size_t *sizeInBytes)
 {
-    return ctc_size(algo, labelLengths, sizeInBytes);
+    return ctc_size(handle, algo, labelLengths, sizeInBytes);
 }
 
 cudnnStatus_t cudnnGetCTCLossWorkspaceSize_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo,
@@ -516,17 +555,20 @@ cudnnStatus_t cudnnGetCTCLossWorkspaceSize_v8(cudnnHandle_t handle, cudnnCTCLoss
                                               const cudnnTensorDescriptor_t probsDesc,
                                               const cudnnTensorDescriptor_t gradientsDesc, size_t *sizeInBytes)
 {
-    return ctc_size(algo, NULL, sizeInBytes);
+    return ctc_size(handle, algo, NULL, sizeInBytes);
 }
 #endif
 
-static cudnnStatus_t run_ctc(const char *fn, cudnnCTCLossAlgo_t algo, const int *labelLengths, size_t ws)
+static cudnnStatus_t run_ctc(const char *fn, cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, const int *labelLengths,
+                             size_t ws)
 {
     long long need = ctc_need(algo, labelLengths);
-    cudnnStatus_t st = need < 0                ? CUDNN_STATUS_NOT_SUPPORTED
+    cudnnStatus_t st = !handle ? CUDNN_STATUS_BAD_PARAM
+                       : need < 0                ? CUDNN_STATUS_NOT_SUPPORTED
                        : (size_t)need > ws ? CUDNN_STATUS_BAD_PARAM
                                            : CUDNN_STATUS_SUCCESS;
     fake_record("%s algo=%d workspace=%zu status=%d", fn, (int)algo, ws, (int)st);
+    maybe_abort(fn);
     return st;
 }
 
@@ -536,7 +578,7 @@ cudnnStatus_t cudnnCTCLoss(cudnnHandle_t handle, const cudnnTensorDescriptor_t p
                            cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc, void *workspace,
                            size_t workSpaceSizeInBytes)
 {
-    return run_ctc(__func__, algo, hostLabelLengths, workSpaceSizeInBytes);
+    return run_ctc(__func__, handle, algo, hostLabelLengths, workSpaceSizeInBytes);
 }
 
 cudnnStatus_t cudnnCTCLoss_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, cudnnCTCLossDescriptor_t ctcLossDesc,
@@ -546,7 +588,7 @@ cudnnStatus_t cudnnCTCLoss_v8(cudnnHandle_t handle, cudnnCTCLossAlgo_t algo, cud
                               size_t workSpaceSizeInBytes, void *workspace)
 {
     /* labelLengths live in GPU memory for _v8: the fake does not read them */
-    return run_ctc(__func__, algo, NULL, workSpaceSizeInBytes);
+    return run_ctc(__func__, handle, algo, NULL, workSpaceSizeInBytes);
 }
 
 /* ---- pooling and spatial transformer backward ------------------------------------------- */
@@ -557,9 +599,10 @@ cudnnStatus_t cudnnPoolingBackward(cudnnHandle_t handle, const cudnnPoolingDescr
                                    const cudnnTensorDescriptor_t xDesc, const void *x, const void *beta,
                                    const cudnnTensorDescriptor_t dxDesc, void *dx)
 {
-    if (!poolingDesc) return CUDNN_STATUS_BAD_PARAM;
+    if (!handle || !poolingDesc) return CUDNN_STATUS_BAD_PARAM;
     fake_record("cudnnPoolingBackward mode=%d dims=%d win=%d", (int)poolingDesc->mode, poolingDesc->nb,
                 poolingDesc->win[0]);
+    maybe_abort(__func__);
     return CUDNN_STATUS_SUCCESS;
 }
 
@@ -801,23 +844,41 @@ cudnnStatus_t cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t
 
 /* ---- a legacy call built on the backend, like cuDNN 9's own ------------------------------ */
 
+/* Local names of the backend functions: calls through them bind inside this library, never
+ * through the dynamic linker (no PLT entry, so LD_PRELOAD cannot interpose them). */
+#define LOCAL_ALIAS(local, name) \
+    extern __typeof(name) local __attribute__((alias(#name), visibility("hidden")));
+LOCAL_ALIAS(local_create, cudnnBackendCreateDescriptor)
+LOCAL_ALIAS(local_finalize, cudnnBackendFinalize)
+LOCAL_ALIAS(local_destroy, cudnnBackendDestroyDescriptor)
+LOCAL_ALIAS(local_set, cudnnBackendSetAttribute)
+LOCAL_ALIAS(local_exec, cudnnBackendExecute)
+
 cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void *alpha, const cudnnTensorDescriptor_t xDesc,
                                       const void *x, const cudnnFilterDescriptor_t wDesc, const void *w,
                                       const cudnnConvolutionDescriptor_t convDesc, cudnnConvolutionFwdAlgo_t algo,
                                       void *workSpace, size_t workSpaceSizeInBytes, const void *beta,
                                       const cudnnTensorDescriptor_t yDesc, void *y)
 {
-    /* through the dynamic linker, so that an interposer sees these calls */
+    /* as cuDNN 9 does, by direct calls inside the library (the hidden aliases below),
+     * or, with FAKE_CUDNN_INTERNAL_VIA_LINKER=1, through the dynamic linker */
     typedef cudnnStatus_t (*create_t)(cudnnBackendDescriptorType_t, cudnnBackendDescriptor_t *);
     typedef cudnnStatus_t (*one_t)(cudnnBackendDescriptor_t);
     typedef cudnnStatus_t (*set_t)(cudnnBackendDescriptor_t, cudnnBackendAttributeName_t,
                                    cudnnBackendAttributeType_t, int64_t, const void *);
     typedef cudnnStatus_t (*exec_t)(cudnnHandle_t, cudnnBackendDescriptor_t, cudnnBackendDescriptor_t);
-    create_t create = (create_t)dlsym(RTLD_DEFAULT, "cudnnBackendCreateDescriptor");
-    one_t finalize = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendFinalize");
-    one_t destroy = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendDestroyDescriptor");
-    set_t set = (set_t)dlsym(RTLD_DEFAULT, "cudnnBackendSetAttribute");
-    exec_t exec = (exec_t)dlsym(RTLD_DEFAULT, "cudnnBackendExecute");
+    create_t create = local_create;
+    one_t finalize = local_finalize, destroy = local_destroy;
+    set_t set = local_set;
+    exec_t exec = local_exec;
+    const char *via = getenv("FAKE_CUDNN_INTERNAL_VIA_LINKER");
+    if (via && *via == '1') {
+        create = (create_t)dlsym(RTLD_DEFAULT, "cudnnBackendCreateDescriptor");
+        finalize = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendFinalize");
+        destroy = (one_t)dlsym(RTLD_DEFAULT, "cudnnBackendDestroyDescriptor");
+        set = (set_t)dlsym(RTLD_DEFAULT, "cudnnBackendSetAttribute");
+        exec = (exec_t)dlsym(RTLD_DEFAULT, "cudnnBackendExecute");
+    }
     if (!create || !finalize || !destroy || !set || !exec) return CUDNN_STATUS_INTERNAL_ERROR;
     cudnnBackendDescriptor_t eng, cfg, plan;
     int64_t idx = 1; /* nondeterministic */

@@ -1,4 +1,4 @@
-/* cudnn_backend.c: cuDNN, the backend (graph) API.
+/* backend.c: cuDNN, the backend (graph) API.
  *
  * An engine that may give different results from run to run carries the numerical
  * note CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC (engine config -> CUDNN_ATTR_ENGINECFG_ENGINE
@@ -25,7 +25,6 @@
 #include <string.h>
 
 #include "cudnn_layer.h"
-#include "hash.h"
 
 /* ---- the engine behind an engine config ------------------------------------------------ */
 
@@ -327,18 +326,11 @@ static void note_run(enum ds_hook hook, cudnnBackendDescriptor_t plan, const cha
     plan_event(hook, DS_ACT_OBSERVED, &p, detail);
 }
 
-cudnnStatus_t ds_policy_cudnnBackendExecute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
-                                            cudnnBackendDescriptor_t variantPack)
+cudnnStatus_t dsc_backend_execute(cudnnHandle_t handle, cudnnBackendDescriptor_t executionPlan,
+                                  cudnnBackendDescriptor_t variantPack)
 {
     note_run(DS_HOOK_cudnnBackendExecute, executionPlan, "executed");
-    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
-    struct ds_hcall hc;
-    dsc_hash_begin(&hc, DS_HOOK_cudnnBackendExecute, handle, "backend execute", NULL, NULL);
-    dsc_hash_variant_pack(&hc, variantPack);
-    ds_hcall_pre(&hc);
-    cudnnStatus_t st = DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
-    ds_hcall_post(&hc, (int)st);
-    return st;
+    return DS_REAL(cudnnBackendExecute)(handle, executionPlan, variantPack);
 }
 
 cudnnStatus_t ds_policy_cudnnBackendPopulateCudaGraph(cudnnHandle_t handle,

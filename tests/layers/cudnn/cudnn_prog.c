@@ -16,7 +16,8 @@
  *   json E                 backend: a plan deserialised ("engine=E"), finalise, execute
  *   internal               cudnnConvolutionForward, which the fake builds on the backend
  *   threads T N            T threads, each N times "plan 1,2" (the plan table under contention)
- * Backend commands end with "live=N": descriptors left alive in the fake (0 expected). */
+ * Backend commands end with "live=N": descriptors left alive in the fake (0 expected).
+ * With PROG_NULL_HANDLE=1 the legacy commands pass a NULL handle (cuDNN: BAD_PARAM). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -47,6 +48,11 @@ static void setup(int dil, int padw)
     cudnnSetTensor4dDescriptor(DY, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 8, 16, 32, 32);
     cudnnSetFilter4dDescriptor(W, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 16, 3, 3, 3);
     cudnnSetConvolution2dDescriptor(C, 1, padw, 1, 1, dil, dil, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
+    const char *nullh = getenv("PROG_NULL_HANDLE");
+    if (nullh && *nullh == '1') {
+        cudnnDestroy(H); /* (not leaked: ASan builds report leaks) */
+        H = NULL;
+    }
 }
 
 /* ---- legacy ------------------------------------------------------------------------------ */

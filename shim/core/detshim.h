@@ -123,6 +123,9 @@ extern _Atomic(void *) ds_real_ptr[DS_HOOK_COUNT];
 void *ds_resolve_hook(enum ds_hook id);
 /* Called by a wrapper whose real function cannot be found (logs once). */
 void ds_missing(enum ds_hook id);
+/* A function of lib that a layer calls itself (never a hooked one), found once and cached
+ * in *cache (a notice when it is missing). */
+void *ds_lib_sym(_Atomic(void *) *cache, const char *name, enum ds_lib lib, const char *layer);
 
 static inline void *ds_real(enum ds_hook id)
 {

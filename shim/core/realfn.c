@@ -56,3 +56,16 @@ void ds_missing(enum ds_hook id)
               ds_hooks[id].name, ds_libs[ds_hooks[id].lib].sonames);
     ds_depth--;
 }
+
+void *ds_lib_sym(_Atomic(void *) *cache, const char *name, enum ds_lib lib, const char *layer)
+{
+    static char missing; /* a marker: looked up, not there */
+    void *p = atomic_load_explicit(cache, memory_order_acquire);
+    if (DS_LIKELY(p != NULL)) return p == &missing ? NULL : p;
+    p = ds_resolve_symbol(name, lib, NULL);
+    if (!p)
+        ds_notice(layer, false, "%s was not found in %s: the %s layer does without it", name,
+                  ds_libs[lib].prefix, layer);
+    atomic_store_explicit(cache, p ? p : (void *)&missing, memory_order_release);
+    return p;
+}

@@ -18,17 +18,6 @@ bool dsc_called_from_cudnn(void)
     return strncmp(base, "libcudnn", 8) == 0;
 }
 
-void *dsc_sym(_Atomic(void *) *cache, const char *name)
-{
-    static char missing; /* a marker: looked up, not there */
-    void *p = atomic_load_explicit(cache, memory_order_acquire);
-    if (DS_LIKELY(p != NULL)) return p == &missing ? NULL : p;
-    p = ds_resolve_symbol(name, DS_LIB_CUDNN, NULL);
-    if (!p) ds_notice("cudnn", false, "%s was not found in cuDNN: the cuDNN layer does without it", name);
-    atomic_store_explicit(cache, p ? p : (void *)&missing, memory_order_release);
-    return p;
-}
-
 void dsc_int_array(struct jbuf *jb, const char *key, const long long *v, int n)
 {
     jb_arr_begin(jb, key);

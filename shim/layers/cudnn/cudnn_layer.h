@@ -42,7 +42,11 @@
 bool dsc_called_from_cudnn(void);
 
 /* A cuDNN function that is not hooked, resolved once (NULL when absent). */
-void *dsc_sym(_Atomic(void *) *cache, const char *name);
+/* A cuDNN function the layer calls itself (never a hooked one), found once. */
+static inline void *dsc_sym(_Atomic(void *) *cache, const char *name)
+{
+    return ds_lib_sym(cache, name, DS_LIB_CUDNN, "cudnn");
+}
 
 /* Writes "v0,v1,..." (up to n integers, cut to outsz) for an event's detail text. */
 void dsc_int_text(char *out, size_t outsz, const long long *v, int n);

@@ -108,6 +108,10 @@ int main(int argc, char **argv)
     }
     printf("distinct results: %d of %d runs (%s)\n", distinct, kRuns,
            distinct == 1 ? "reproducible this time" : "nondeterministic");
+    int differing = 0;   // machine-readable: runs whose bits differ from run 0
+    for (int i = 1; i < kRuns; i++)
+        differing += digests[i] != digests[0];
+    printf("result repeats=%d differing=%d\n", kRuns - 1, differing);
     printf("digest %016llx\n", (unsigned long long)all.h);
 
     cudaFree(ws);

@@ -3,6 +3,9 @@
  * Every probe isolates one source of run-to-run nondeterminism, prints a few human lines
  * and exactly one line `digest <16 hex digits>`: a hash of the bits of everything it
  * computed, so two runs (or two runs under different DETSHIM_MODE) compare with `grep ^digest`.
+ * A probe that repeats one computation inside the run also prints, before it,
+ * `result repeats=N differing=K`: K of the N repeats gave bits other than the first
+ * (`detshim doctor` reads both lines).
  * Exit status: 0 ran, 1 a CUDA/library call failed, 77 no usable GPU (the test-suite
  * convention for "skipped").
  */

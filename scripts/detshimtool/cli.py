@@ -23,7 +23,7 @@ environment:
 
 exit status: 0 success / identical, 1 differences found (check, diff), 2 usage error,
 unreadable or corrupt input, or a failed run, 70 internal error; run: the command's own
-status, 127 when it is not found.  See detshim(1)."""
+status, 127 when it is not found; doctor: 0 reproducible, 1 not, 2 cannot run (no GPU).  See detshim(1)."""
 
 RUN_EPILOG = """\
 The library is put first in LD_PRELOAD (kept where it is if it is already there); the
@@ -74,6 +74,18 @@ before), then the first calls that only inherited the difference; or where the c
 sequences part.
 
 exit status: 0 equal, 1 different, 2 unreadable or corrupt input."""
+
+DOCTOR_EPILOG = """\
+Cost: the shim runs' median ms/step (the training) or wall time (a probe, CUDA start-up
+included) over the plain runs'.  The atomics probe's kernel has no deterministic version: its
+row passes when the shim's log names it.  Probes: --probes DIR, else $DETSHIM_PROBES, else the
+directory configured at build time (PREFIX/libexec/detshim, or BUILD/probes).
+
+exit status: 0 every row that ran is reproducible under the shim, 1 one is not (or a run
+failed only under the shim), 2 it cannot run (no NVIDIA driver, no GPU, nothing to run).
+
+example:
+  detshim doctor              # after `module load detshim`, on a GPU node"""
 
 ENV_EXTRA = """\
 The pins are observed, not assumed: a child process runs under the shim with
@@ -163,6 +175,21 @@ def build_parser(lib_configured):
     e.add_argument("--disable", metavar="LAYERS", help="layers switched off, as DETSHIM_DISABLE")
     e.add_argument("--json", action="store_true", help="machine-readable output")
 
+    dr = sub.add_parser("doctor", help="is this GPU node reproducible under the shim? probes and a short training",
+                        formatter_class=fmt, description="Run the probes (float atomics, cuBLAS on several "
+                        "streams, cuBLASLt alignment, cuDNN backward filter) and a short built-in PyTorch "
+                        "training N times plain and N times under the shim, and print one verdict table.",
+                        epilog=DOCTOR_EPILOG)
+    dr.add_argument("-n", type=_positive_int, metavar="N", help="runs each, plain and under the shim (default 3)")
+    dr.add_argument("--probes", metavar="DIR", help="where the probe programs are (default: the installed or built ones)")
+    dr.add_argument("--mode", metavar="MODE", help="the shim's mode for the shim runs (default: enforce)")
+    dr.add_argument("--no-torch", action="store_true", help="skip the PyTorch training")
+    dr.add_argument("--python", metavar="PY", help="the Python that runs the training (default: this one)")
+    dr.add_argument("--steps", type=_positive_int, default=30, metavar="S", help="training steps (default 30)")
+    dr.add_argument("--timeout", type=_positive_int, default=300, metavar="SEC", help="per run (default 300)")
+    dr.add_argument("--out", metavar="DIR", help="keep every run's output and the shim's logs in DIR")
+    dr.add_argument("--json", action="store_true", help="machine-readable output")
+
     sub.add_parser("scan", help="scan binaries for nondeterministic kernels (detshim scan --help)",
                    add_help=False)
     return p
@@ -189,7 +216,7 @@ def run_scan(argv):
     return 0 if rc is None else int(rc)
 
 
-def _dispatch(argv, lib, version):
+def _dispatch(argv, lib, version, probes=None):
     # `scan` takes its own arguments, --help included
     first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
     if first is not None and argv[first] == "scan" and all(a not in ("-h", "--help") for a in argv[:first]):
@@ -223,15 +250,18 @@ def _dispatch(argv, lib, version):
     if cmd == "env":
         from . import envinfo
         return cmd, envinfo.main(args, lib, "%s env" % PROG)
+    if cmd == "doctor":
+        from . import doctor
+        return cmd, doctor.main(args, lib, probes, "%s doctor" % PROG)
     raise ParserError("unknown command %r" % cmd)
 
 
 def _command_name(argv):
     first = next((a for a in argv if not a.startswith("-")), None)
-    return first if first in ("run", "check", "report", "diff", "env", "scan") else None
+    return first if first in ("run", "check", "report", "diff", "env", "scan", "doctor") else None
 
 
-def main(argv=None, lib=None, version=None):
+def main(argv=None, lib=None, version=None, probes=None):
     """Entry point; returns the exit status."""
     if argv is None:
         argv = sys.argv[1:]
@@ -239,7 +269,7 @@ def main(argv=None, lib=None, version=None):
     name = _command_name(argv)
     who = PROG + (" " + name if name else "")
     try:
-        _, rc = _dispatch(argv, lib, version)
+        _, rc = _dispatch(argv, lib, version, probes)
         sys.stdout.flush()
         return rc
     except ParserError as e:

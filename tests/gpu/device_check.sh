@@ -6,7 +6,8 @@
 # BUILD_DIR holds a build of this tree (shim/libdetshim.so, probes/*, optionally
 # deps/ with shared libraries the machine lacks, e.g. libunwind.so.8) and mini_dp.py.
 # Runs the acceptance workload plain, with torch's switch and under the shim, the
-# probes without and with the shim, and prints one table; logs go to OUT_DIR.
+# probes without and with the shim (`detshim doctor`), and prints one table; logs go to
+# OUT_DIR. Issue 18's timing table alone: tests/gpu/measure.sh.
 # Nothing here is skipped silently: a missing piece prints "n/a (why)".
 set -u
 B=$(cd "${1:?usage: device_check.sh BUILD_DIR [OUT_DIR]}" && pwd)
@@ -95,9 +96,12 @@ probe() { # probe NAME MODE(plain|shim|log): prints its overall digest
     local d; d=$(grep '^digest ' "$OUT/probe_${name}_$mode.out" | tail -n1 | cut -d' ' -f2 | cut -c1-16)
     echo "${d:-none}(rc=$rc)"
 }
-for p in atomic_sum cublas_streams cublaslt_align cudnn_bwd_filter; do
-    row "probe $p plain x2 | shim x2" "$(probe $p plain) $(probe $p plain) | $(probe $p shim) $(probe $p shim)"
-done
+# the probes plain and under the shim: detshim doctor, the way BENCHMARKS.md's GPU rows are made
+LD_LIBRARY_PATH="$PROBE_LIBS:${LD_LIBRARY_PATH:-}" DETSHIM_LIB="$SHIM" \
+    detshim_cmd doctor --probes "$B/probes" --python "$PY" --out "$OUT/doctor" > "$OUT/doctor.txt" 2> "$OUT/doctor.err"
+row "detshim doctor (exit $?)" "$(tail -n1 "$OUT/doctor.txt")"
+while IFS= read -r l; do row "  doctor" "$l"; done < <(grep ' | ' "$OUT/doctor.txt" | tail -n +2)
+probe cublaslt_align plain >/dev/null; probe cublaslt_align shim >/dev/null   # for the algo rows below
 # the atomic-sum kernel is in no built-in list: the scanner's database flags it
 if detshim_cmd scan "$B/probes/atomic_sum" -o "$OUT/atomic.db" > "$OUT/scan.out" 2>&1; then
     export DETSHIM_KERNELS="$OUT/atomic.db"

@@ -154,6 +154,34 @@ int ds_pyframes_read(const struct ds_pyver *v, const struct ds_pytypes *t, const
     return n;
 }
 
+uint64_t ds_pyframes_key(const struct ds_pyver *v, const void *tstate, int max,
+                         uint64_t (*mix)(const void *, size_t, uint64_t))
+{
+    /* one read per frame: the frame's code pointer and instruction, no check of the code
+     * object (a wrong key only makes another call site) */
+    const void *f;
+    uint64_t h = 0;
+    if (!v || !tstate || !peek_ptr(tstate, v->ts_frame, &f)) return 0;
+    if (v->cf_current >= 0 && f && !peek_ptr(f, v->cf_current, &f)) return 0;
+    int blob = frame_blob_size(v);
+    unsigned char b[256];
+    for (int n = 0, walked = 0; f && n < max && walked < WALK_MAX; walked++) {
+        if (((uintptr_t)f & 7) || !ds_peek(f, b, (size_t)blob)) break;
+        if (v->f_owner >= 0 && b[v->f_owner] == FRAME_OWNED_BY_CSTACK) {
+            memcpy(&f, b + v->f_back, sizeof f);
+            continue;
+        }
+        uint64_t rec[2];
+        memcpy(&rec[0], b + v->f_code, sizeof rec[0]);
+        memcpy(&rec[1], b + v->f_instr, sizeof rec[1]);
+        if (v->co_code < 0) rec[1] &= 0xffffffffu; /* f_lasti: an int */
+        h = mix(rec, sizeof rec, h);
+        memcpy(&f, b + v->f_back, sizeof f);
+        n++;
+    }
+    return h;
+}
+
 /* ---- line numbers ------------------------------------------------------------------------- */
 #define TABLE_MAX (1 << 20) /* bytes of a line table read at most */
 

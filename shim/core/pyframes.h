@@ -45,6 +45,11 @@ struct ds_pyframe {
 int ds_pyframes_read(const struct ds_pyver *v, const struct ds_pytypes *t, const void *tstate,
                      struct ds_pyframe *out, int max);
 
+/* A hash (with mix) of the code object and instruction of up to max innermost frames: one
+ * checked read per frame, nothing else checked; 0 when there are none. For call-site ids. */
+uint64_t ds_pyframes_key(const struct ds_pyver *v, const void *tstate, int max,
+                         uint64_t (*mix)(const void *, size_t, uint64_t));
+
 /* The line of a frame (from the code object's line table), or -1. */
 int ds_pyframe_line(const struct ds_pyver *v, const struct ds_pytypes *t,
                     const struct ds_pyframe *f);

@@ -337,12 +337,7 @@ uint64_t ds_pystack_hash(int depth)
         api_frames(max, api_hash, &h);
     } else if (w == PY_WALK) {
         /* pointers only: the code object and the instruction in it, per frame */
-        struct ds_pyframe f[KEY_FRAMES];
-        int n = ds_pyframes_read(py_ver, &py.types, ts, f, max);
-        for (int i = 0; i < n; i++) {
-            uint64_t rec[2] = {(uint64_t)(uintptr_t)f[i].code, (uint64_t)f[i].addr};
-            h = ds_hash64(rec, sizeof rec, h);
-        }
+        h = ds_pyframes_key(py_ver, ts, max, ds_hash64);
     }
     return h;
 }

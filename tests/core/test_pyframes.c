@@ -160,6 +160,11 @@ START_TEST(fake_chains)
         ck_assert(ds_pyframe_str(v, &types, fr[0].code, v->co_name, buf, 5)); /* cut whole */
         ck_assert_str_eq(buf, "caf");
         ck_assert_int_eq(ds_pyframes_read(v, &types, ts, fr, 1), 1); /* bounded by max */
+        /* the call-site key: the same chain, the same key; another instruction, another */
+        uint64_t k1 = ds_pyframes_key(v, ts, 8, ds_hash64);
+        ck_assert(k1 != 0 && k1 == ds_pyframes_key(v, ts, 8, ds_hash64));
+        unsigned char *f0b = mk_frame(v, inner, 8, f1);
+        ck_assert(ds_pyframes_key(v, mk_tstate(v, f0b), 8, ds_hash64) != k1);
         /* the first instruction: the first line */
         fr[0].addr = 0;
         ck_assert_int_eq(ds_pyframe_line(v, &types, &fr[0]), 10);
@@ -172,6 +177,7 @@ START_TEST(fake_chains)
         char *m = mmap(NULL, (size_t)page(), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         put_ptr(f0, v->f_back, m);
         ck_assert_int_eq(ds_pyframes_read(v, &types, ts, fr, 8), -1);
+        ds_pyframes_key(v, ts, 8, ds_hash64);
         /* the thread state itself unreadable */
         ck_assert_int_eq(ds_pyframes_read(v, &types, m, fr, 8), -1);
         munmap(m, (size_t)page());
@@ -215,6 +221,7 @@ START_TEST(random_chains)
         struct ds_pyframe fr[DS_MAX_FRAMES];
         int r = ds_pyframes_read(v, &types, heap + (x % 512) * 8, fr, DS_MAX_FRAMES);
         ck_assert(r >= -1 && r <= DS_MAX_FRAMES);
+        ds_pyframes_key(v, heap + (x % 512) * 8, 8, ds_hash64); /* must end, not fault */
         for (int i = 0; i < r; i++) {
             char buf[128];
             ds_pyframe_line(v, &types, &fr[i]);

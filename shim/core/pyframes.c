@@ -85,9 +85,16 @@ bool ds_peek(const void *addr, void *dst, size_t n)
     return ok;
 }
 
+/* p + off on addresses that may be garbage: integer arithmetic, which wraps without
+ * undefined behaviour (the checked read refuses the result) */
+static const void *at(const void *p, long off)
+{
+    return (const void *)((uintptr_t)p + (uintptr_t)off);
+}
+
 static bool peek_ptr(const void *base, int off, const void **out)
 {
-    return ds_peek((const char *)base + off, out, sizeof *out);
+    return ds_peek(at(base, off), out, sizeof *out);
 }
 
 static bool is_type(const void *obj, const void *type)
@@ -132,7 +139,7 @@ int ds_pyframes_read(const struct ds_pyver *v, const struct ds_pytypes *t, const
         } else {
             const char *ip;
             memcpy(&ip, b + v->f_instr, sizeof ip);
-            addr = ip - ((const char *)code + v->co_code);
+            addr = (long)((uintptr_t)ip - (uintptr_t)at(code, v->co_code));
             if (addr < 0) addr = -1;
         }
         f = back;
@@ -143,7 +150,7 @@ int ds_pyframes_read(const struct ds_pyver *v, const struct ds_pytypes *t, const
         }
         if (v->co_firsttraceable >= 0 && owner != FRAME_OWNED_BY_GENERATOR) {
             int first; /* an incomplete frame (3.11+): pushed, not started; not shown */
-            if (!ds_peek((const char *)code + v->co_firsttraceable, &first, sizeof first))
+            if (!ds_peek(at(code, v->co_firsttraceable), &first, sizeof first))
                 return -1;
             if (addr < 2L * first) continue;
         }
@@ -291,14 +298,14 @@ int ds_pyframe_line(const struct ds_pyver *v, const struct ds_pytypes *t,
 {
     int first;
     const void *table;
-    if (!ds_peek((const char *)f->code + v->co_firstlineno, &first, sizeof first) ||
+    if (!ds_peek(at(f->code, v->co_firstlineno), &first, sizeof first) ||
         !peek_ptr(f->code, v->co_lines, &table) || !is_type(table, t->bytes))
         return -1;
     if (f->addr < 0) return first;
     long size;
-    if (!ds_peek((const char *)table + 16, &size, sizeof size) || size < 0 || size > TABLE_MAX)
+    if (!ds_peek(at(table, 16), &size, sizeof size) || size < 0 || size > TABLE_MAX)
         return -1; /* ob_size */
-    struct reader r = {.at = (const unsigned char *)table + v->bytes_data};
+    struct reader r = {.at = at(table, v->bytes_data)};
     r.end = r.at + size;
     int line = v->minor <= 9 ? line_lnotab(&r, first, f->addr)
                : v->minor == 10 ? line_310(&r, first, f->addr)
@@ -340,20 +347,20 @@ bool ds_pyframe_str(const struct ds_pyver *v, const struct ds_pytypes *t, const 
     if (cap == 0) return false;
     buf[0] = 0;
     if (!peek_ptr(code, field, &s) || !is_type(s, t->unicode) ||
-        !ds_peek((const char *)s + 16, &len, sizeof len) ||
-        !ds_peek((const char *)s + v->str_state, &state, sizeof state) || len < 0)
+        !ds_peek(at(s, 16), &len, sizeof len) ||
+        !ds_peek(at(s, v->str_state), &state, sizeof state) || len < 0)
         return false;
     unsigned kind = state >> 2 & 7, compact = state >> 5 & 1, ascii = state >> 6 & 1;
     if (!compact || (kind != 1 && kind != 2 && kind != 4)) return false;
     const unsigned char *data =
-        (const unsigned char *)s + (ascii ? v->str_ascii : v->str_compact);
+        at(s, ascii ? v->str_ascii : v->str_compact);
     size_t o = 0;
     unsigned char chunk[256];
     long i = 0;
     while (i < len) {
         long take = (long)(sizeof chunk / kind);
         if (take > len - i) take = len - i;
-        if (!ds_peek(data + (size_t)i * kind, chunk, (size_t)take * kind)) return false;
+        if (!ds_peek(at(data, i * (long)kind), chunk, (size_t)take * kind)) return false;
         for (long k = 0; k < take; k++) {
             uint32_t c = kind == 1   ? chunk[k]
                          : kind == 2 ? (uint32_t)chunk[2 * k] | (uint32_t)chunk[2 * k + 1] << 8

@@ -3,7 +3,8 @@
 # of 3.8 to 3.13 found under pyenv ($PYENV_ROOT, ~/.pyenv, /root/.pyenv; versions not
 # installed are skipped) and Debian's /usr/bin/python3 run py/nogil.py (hooked calls
 # through ctypes.CDLL, which releases the GIL: from a function called in a loop, from a
-# generator, from a thread) and py/ctypes_call.py pydll (the GIL held). No torch needed.
+# generator, from a thread), py/hash_nogil.py (hash mode's trace records, GIL released) and
+# py/ctypes_call.py pydll (the GIL held). No torch needed.
 . "$(dirname "$0")/../../preload/lib.sh"
 N=$TORCH_PY/nogil.py
 C=$TORCH_PY/ctypes_call.py
@@ -13,6 +14,8 @@ line_of() { grep -n "# <- $1\$" "$2" | cut -d: -f1; }
 paths() { ev "[.pystack[]?|select(.file|endswith(\"/$(basename "$1")\"))|\"\\(.line) \\(.function)\"]|join(\"|\")" | sort; }
 CREATE=$(line_of CREATE "$N") LOOP=$(line_of LOOP "$N") MAIN=$(line_of MAIN "$N")
 GEN=$(line_of GEN "$N") MAINGEN=$(line_of MAINGEN "$N")
+H=$TORCH_PY/hash_nogil.py
+UPLOAD=$(line_of UPLOAD "$H") FIRST=$(line_of FIRST "$H") SECOND=$(line_of SECOND "$H")
 
 pythons=()
 [ -x /usr/bin/python3 ] && pythons+=(/usr/bin/python3)
@@ -44,6 +47,11 @@ for py in "${pythons[@]}"; do
     check "$v: every call counted (7), under one site per Python path" \
         [ "$(q 'select(.type=="summary")|[.sites[]|select(.symbol=="cublasCreate_v2").count]|add')" = 7 ]
     check "$v: nothing on stderr" [ ! -s err ]
+
+    fresh
+    DETSHIM_HASH=1 DETSHIM_MODE=log run_shim "$py" "$H" > out 2> err
+    check "$v, hash mode, GIL released: the uploads' trace records name their Python lines" \
+        [ "$(jq -r 'select(.call=="cudaMemcpy" and .pystack)|[.pystack[0:2][]|"\(.line) \(.function)"]|join("|")' "$T"/log-*.trace.jsonl | sort | tr '\n' ' ')" = "$UPLOAD upload|$FIRST main $UPLOAD upload|$SECOND main " ]
 
     fresh
     run_shim "$py" "$C" "$PROGS/libmiddle.so" pydll > out 2> err

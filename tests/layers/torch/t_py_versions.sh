@@ -30,6 +30,19 @@ for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv; do
 done
 if [ ${#pythons[@]} -eq 0 ]; then echo "no CPython found: skipped"; exit 77; fi
 
+# a thread Python never ran on (Debian's python3 or the first found): a note, naming torch's
+# autograd workers as such
+NT=$TORCH_PY/native_thread.py
+fresh
+run_shim "${pythons[0]}" "$NT" "$PROGS/libmiddle.so" > out 2> err
+check "native thread: the call went through" grep -qx "status 0" out
+check "native thread: no Python stack, a note naming the thread" \
+    [ "$(ev '[has("pystack"),.pystack_note]|@tsv')" = "false	no Python on this thread (thread \"$(basename "${pythons[0]}" | cut -c1-15)\"; native stack only)" ]
+fresh
+run_shim "${pythons[0]}" "$NT" "$PROGS/libmiddle.so" pt_autograd_0 > out 2> err
+check "native thread named as torch names its autograd workers: the note says so" \
+    [ "$(ev '.pystack_note')" = "no Python on this thread: a torch autograd worker thread (pt_autograd_0) running a backward op (the op is in this event; its forward ran on a Python thread)" ]
+
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null) || continue
     if ! "$py" -c 'import ctypes' 2>/dev/null; then echo "# $py: no ctypes: skipped"; continue; fi

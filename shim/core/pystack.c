@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,10 @@ static struct {
 } py;
 static const struct ds_pyver *py_ver; /* NULL: no row for this version */
 static int py_major, py_minor;
-static bool py_ok, py_api;
-static pthread_once_t py_once = PTHREAD_ONCE_INIT;
+static _Atomic bool py_ok; /* set (release) once every field above is written */
+static bool py_api;
+static pthread_mutex_t py_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long py_seen_adds = ~0ull; /* dlpi_adds at the last failed lookup */
 
 /* A libpython loaded with RTLD_LOCAL (an embedding plugin) is not in the global scope:
  * find it among the loaded objects. */
@@ -94,7 +97,7 @@ static void py_lookup(void)
              GET(DecRef, "Py_DecRef") && GET(Err_Fetch, "PyErr_Fetch") &&
              GET(Err_Restore, "PyErr_Restore") && GET(Err_Clear, "PyErr_Clear");
 #undef GET
-    py_ok = true;
+    atomic_store_explicit(&py_ok, true, memory_order_release);
     if (!py_ver)
         ds_notice("core", false,
                   "Python %d.%d: its frames are read without the GIL for 3.8 to 3.13 only; "
@@ -102,13 +105,37 @@ static void py_lookup(void)
                   py_major, py_minor);
 }
 
+/* Looks Python up again only when objects were loaded since the last try (an embedding
+ * program may load libpython after the first event): one dl_iterate_phdr step per call
+ * otherwise. Never waits for another thread's lookup. */
+static int loaded_adds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    *(unsigned long long *)arg = info->dlpi_adds;
+    return 1;
+}
+
+static bool py_retry(void)
+{
+    unsigned long long adds = 0;
+    dl_iterate_phdr(loaded_adds, &adds);
+    if (adds == __atomic_load_n(&py_seen_adds, __ATOMIC_RELAXED)) return false;
+    if (pthread_mutex_trylock(&py_mu)) return false;
+    if (!atomic_load(&py_ok)) {
+        py_lookup();
+        __atomic_store_n(&py_seen_adds, adds, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&py_mu);
+    return atomic_load_explicit(&py_ok, memory_order_acquire);
+}
+
 enum py_where { PY_NONE, PY_NO_THREAD_STATE, PY_WALK, PY_API, PY_NO_WAY };
 
 /* Is there a Python here, and how can this thread's frames be read? */
 static enum py_where py_where(void **tstate)
 {
-    pthread_once(&py_once, py_lookup);
-    if (!py_ok || !py.IsInitialized()) return PY_NONE;
+    if (!atomic_load_explicit(&py_ok, memory_order_acquire) && !py_retry()) return PY_NONE;
+    if (!py.IsInitialized()) return PY_NONE;
     /* a thread Python never ran on has no thread state */
     if (!(*tstate = py.GILState_GetThisThreadState())) return PY_NO_THREAD_STATE;
     if (py_ver) return PY_WALK;

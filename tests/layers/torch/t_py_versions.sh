@@ -4,7 +4,9 @@
 # installed are skipped) and Debian's /usr/bin/python3 run py/nogil.py (hooked calls
 # through ctypes.CDLL, which releases the GIL: from a function called in a loop, from a
 # generator, from a thread), py/hash_nogil.py (hash mode's trace records, GIL released) and
-# py/ctypes_call.py pydll (the GIL held). No torch needed.
+# py/ctypes_call.py pydll (the GIL held); and embed_prog, which dlopens that version's
+# libpython RTLD_LOCAL and calls the hooked function between PyEval_SaveThread and
+# PyEval_RestoreThread. No torch needed.
 . "$(dirname "$0")/../../preload/lib.sh"
 N=$TORCH_PY/nogil.py
 C=$TORCH_PY/ctypes_call.py
@@ -65,6 +67,21 @@ for py in "${pythons[@]}"; do
     DETSHIM_HASH=1 DETSHIM_MODE=log run_shim "$py" "$H" > out 2> err
     check "$v, hash mode, GIL released: the uploads' trace records name their Python lines" \
         [ "$(jq -r 'select(.call=="cudaMemcpy" and .pystack)|[.pystack[0:2][]|"\(.line) \(.function)"]|join("|")' "$T"/log-*.trace.jsonl | sort | tr '\n' ' ')" = "$UPLOAD upload|$FIRST main $UPLOAD upload|$SECOND main " ]
+
+    # embedded: libpython dlopen()ed RTLD_LOCAL by a C program that releases the GIL itself
+    read -r libpy home < <("$py" -c 'import os, sys, sysconfig as s; print(os.path.join(s.get_config_var("LIBDIR") or "", s.get_config_var("INSTSONAME") or "-"), sys.base_prefix)')
+    if [ -f "$libpy" ]; then
+        fresh
+        PYTHONHOME=$home run_shim "$EMBED_PROG" "$libpy" "$PROGS/libmiddle.so" > out 2> err
+        check "$v, embedded, libpython RTLD_LOCAL, GIL released by PyEval_SaveThread: the frames" \
+            [ "$(grep -x 'status 0' out)|$(ev '[.pystack[]|"\(.file):\(.line) \(.function)"]|join("|")')" = "status 0|<string>:2 inner|<string>:4 outer|<string>:5 <module>" ]
+        fresh
+        PYTHONHOME=$home run_shim "$EMBED_PROG" "$libpy" "$PROGS/libmiddle.so" early > out 2> err
+        check "$v, embedded, a hooked call before libpython was loaded: Python found later all the same" \
+            [ "$(ev '[.pystack[]?|"\(.line) \(.function)"]|join("|")' | sort | tr '\n' ' ')" = " 2 inner|4 outer|5 <module> " ]
+    else
+        echo "# $v: no shared libpython ($libpy): the embedded case skipped"
+    fi
 
     fresh
     run_shim "$py" "$C" "$PROGS/libmiddle.so" pydll > out 2> err

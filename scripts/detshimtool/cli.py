@@ -52,9 +52,12 @@ examples:
   detshim check -n 2 --mode none -- python train.py   # baseline without the shim"""
 
 REPORT_EPILOG = """\
-Culprits are (layer, symbol, action, kernel or detail), ranked by how many calls they
-made: the summary records' per-site counts where a process wrote one, else the number of
-event records.  A directory argument stands for the *.jsonl files in it.
+Culprits are (Python line, layer, symbol, action, op / kernel or detail), ranked by how
+many calls they made: the summary records' per-site counts where a process wrote one, else
+the number of event records.  The Python line is the innermost frame of the program itself
+(not in site-packages or the standard library) of the event's Python stack.  C++ names are
+demangled (c++filt, else a simple fallback); native stacks only with --native.  A directory
+argument stands for the *.jsonl files in it.
 
 example:
   detshim report logs/          # every rank's log of one run"""
@@ -71,7 +74,8 @@ Given two hash traces (DETSHIM_HASH=1, `detshim run --hash`: LOG.trace.jsonl bes
 log), aligns the two call sequences and names the first call whose inputs were equal and
 whose outputs differ (kernel or copy, call site, seq, how many calls of its kind came
 before), then the first calls that only inherited the difference; or where the call
-sequences part.
+sequences part.  A call site is named by its Python line (with its callers) where the
+trace has one, by its native caller (demangled) where it has none or with --native.
 
 exit status: 0 equal, 1 different, 2 unreadable or corrupt input."""
 
@@ -158,6 +162,8 @@ def build_parser(lib_configured):
     rp.add_argument("--json", action="store_true", help="machine-readable output")
     rp.add_argument("--frames", type=_positive_int, default=5, metavar="N",
                     help="stack frames shown per culprit (default 5)")
+    rp.add_argument("--native", action="store_true",
+                    help="show each culprit's native stack too (demangled)")
 
     d = sub.add_parser("diff", help="compare two logs: can the runs match bitwise, where do they part", formatter_class=fmt,
                        description="Compare two runs' logs: environment fingerprints, then event sequences.",
@@ -165,6 +171,8 @@ def build_parser(lib_configured):
     d.add_argument("a", metavar="LOG_A")
     d.add_argument("b", metavar="LOG_B")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--native", action="store_true",
+                   help="hash traces: the native caller too where the Python line is known")
 
     e = sub.add_parser("env", help="what the shim pins and why, and this machine's fingerprint", formatter_class=fmt,
                        description="Show what the shim pins in the environment and why, and this "

@@ -10,6 +10,7 @@ already differed are reported as inherited from it. When the sequences themselve
 import json
 
 from .common import DetshimError, shorten
+from .names import demangle, readable
 
 SNIFF = b'"type":"trace_header"'
 # The trace format this reads (shim/hash/hash.c writes it). Version 2: digests of device memory are
@@ -116,7 +117,6 @@ class Namer:
         self.names = {}
         if todo:
             try:
-                from .scan import demangle
                 self.names = demangle(sorted(todo))
             except Exception:  # demangling is a nicety
                 self.names = {}
@@ -145,8 +145,10 @@ def caller(trace, c):
         return None
     f0 = st[0]
     mod = str(f0.get("module", "?")).rsplit("/", 1)[-1]
-    up = [f.get("function") for f in st[1:3] if f.get("function")]
-    return (f0.get("function") or "?", "%s+%s" % (mod, f0.get("offset", "?")), up)
+    up = [readable(f.get("function") or f.get("mangled")) for f in st[1:3]
+          if f.get("function") or f.get("mangled")]
+    return (readable(f0.get("function") or f0.get("mangled")) or "?",
+            "%s+%s" % (mod, f0.get("offset", "?")), up)
 
 
 def python_frames(trace, c, n=3):
@@ -160,13 +162,28 @@ def python_frames(trace, c, n=3):
     return out
 
 
+NATIVE = False  # --native: the native caller too where the Python line is known
+
+
 def caller_text(trace, c):
+    """The Python line first (with its callers) when the trace has it; the native caller
+    (demangled) where it has none, or with --native."""
     cl = caller(trace, c)
-    if cl is None:
-        return "an unknown call site (%s)" % c.get("site")
     py = python_frames(trace, c)
-    return "%s (%s)%s%s" % (cl[0], cl[1], "".join(" <- %s" % u for u in cl[2]),
-                            "; Python: %s" % " <- ".join(py) if py else "")
+    native = None if cl is None else "%s (%s)%s" % (cl[0], cl[1], "".join(" <- %s" % u for u in cl[2]))
+    if py:
+        return " <- ".join(py) + ("; native: %s" % native if NATIVE and native else "")
+    if native is None:
+        return "an unknown call site (%s)" % c.get("site")
+    return native
+
+
+def caller_short(trace, c):
+    py = python_frames(trace, c, 1)
+    if py:
+        return py[0]
+    cl = caller(trace, c)
+    return cl[0] if cl else c.get("site")
 
 
 def digests(c):
@@ -241,6 +258,8 @@ def _side(c, namer):
 
 
 def compare_traces(path_a, path_b, args, out):
+    global NATIVE
+    NATIVE = bool(getattr(args, "native", False))
     ta, tb = read_trace(path_a), read_trace(path_b)
     namer = Namer((ta, tb))
     r = compare(ta, tb)
@@ -304,9 +323,8 @@ def compare_traces(path_a, path_b, args, out):
                   % ("all %d" % n if n <= INHERITED_SHOWN else "the first %d of %d" % (INHERITED_SHOWN, n)))
         for i in r["inherited"][:INHERITED_SHOWN]:
             c = ta.calls[i]
-            cl = caller(ta, c)
             out.write("  seq %s: %s, its %s, from %s\n"
-                      % (c.get("seq"), what(c, namer), _nth(c.get("count", 0)), cl[0] if cl else c.get("site")))
+                      % (c.get("seq"), what(c, namer), _nth(c.get("count", 0)), caller_short(ta, c)))
     if r["other_roots"]:
         out.write("\nalso diverged with equal inputs (independent sources), %d:\n" % len(r["other_roots"]))
         for i in r["other_roots"][:INHERITED_SHOWN]:

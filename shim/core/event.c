@@ -66,6 +66,10 @@ bool ds_event_capture(struct ds_event *ev, enum ds_hook hook, enum ds_action act
     ev->nips = ds_bt_capture(ev->ips, ds_cfg.stack_depth);
     uint64_t h = ds_hash64(ev->ips, sizeof(void *) * (size_t)ev->nips,
                            ((uint64_t)hook << 8 | (uint64_t)action) * 0x9e3779b97f4a7c15ull);
+    /* the Python line too (pystack.c: pointers only): from Python, the native frames
+     * are the interpreter's, the same for every line */
+    uint64_t py = ds_pystack_hash(ds_cfg.stack_depth);
+    if (py) h = ds_hash64(&py, sizeof py, h);
     ev->site = ds_hash64(&subject, sizeof subject, h);
     bool first;
     ev->count = site_hit(ev->site, hook, action, &first);
@@ -166,6 +170,7 @@ void ds_refuse(const struct ds_event *ev, const char *what, const char *allow)
         if (k_ > 0) n = n + (size_t)k_ < sizeof msg ? n + (size_t)k_ : sizeof msg - 1; \
     } while (0)
     ADD("detshim: strict mode refused %s: %s\n", ds_hooks[ev->hook].name, what);
+    n += ds_pystack_text(msg + n, sizeof msg - n, 4); /* the Python line first */
     for (int i = 0; i < ev->nips && i < 6; i++) {
         struct ds_sym s;
         ds_bt_symbolize(ev->ips[i], &s);

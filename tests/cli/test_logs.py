@@ -41,26 +41,34 @@ def main():
         t.contains(out, "no summary (killed, _exit, or still running)", "a process without a summary is marked", r)
         lines = out.splitlines()
         rows = [l.split() for l in lines if l.strip()[:2] in ("1 ", "2 ", "3 ", "4 ")]
-        t.ok(len(rows) >= 4 and rows[0][1:4] == ["1500", "kernels", "cudaLaunchKernel"],
-             "culprit 1: the summary's site count ranks the kernel launch first (1500 calls)", out)
-        t.ok(len(rows) >= 4 and rows[1][1:4] == ["401", "cublas", "cublasSetAtomicsMode"] and rows[1][5:7] == ["2", "2"],
-             "culprit 2: 400 (summary) + 1 (event record of the rank without summary), 2 processes, 2 sites", out)
-        t.ok(len(rows) >= 4 and rows[2][1:4] == ["50", "cudnn", "cudnnConvolutionBackwardFilter"],
-             "culprit 3: cudnn, 50 calls", out)
-        t.ok(len(rows) >= 4 and rows[3][1:5] == ["1", "cublas", "cublasGemmEx", "blocked"],
+        # columns: # CALLS PYTHON-LINE FUNCTION LAYER CALL ACTION PROCS RANKS SITES ...
+        t.contains(out, "culprits by Python line, most calls first", "culprits ranked by Python line", r)
+        t.ok(len(rows) >= 4 and rows[0][1:6] == ["1500", "-", "-", "kernels", "cudaLaunchKernel"],
+             "culprit 1: the summary's site count ranks the kernel launch first (1500 calls), no Python line", out)
+        t.ok(len(rows) >= 4 and rows[1][1:10] == ["401", "/scratch/run1/model.py:41", "forward", "cublas",
+                                                  "cublasSetAtomicsMode", "forced", "2", "0-1", "2"],
+             "culprit 2: one Python line (rank 1's innermost frame, in site-packages, passed over): "
+             "400 (summary) + 1 (event record of the rank without summary), 2 processes, ranks 0-1, 2 sites", out)
+        t.ok(len(rows) >= 4 and rows[2][1:6] == ["50", "/scratch/run1/train.py:92", "step", "cudnn",
+                                                 "cudnnConvolutionBackwardFilter"],
+             "culprit 3: cudnn, 50 calls, its line", out)
+        t.ok(len(rows) >= 4 and rows[3][1:7] == ["1", "-", "-", "cublas", "cublasGemmEx", "blocked"],
              "culprit 4: counted from its event record (no summary)", out)
         t.contains(out, "void at::native::indexFuncLargeIndex<float", "the kernel names the kernel-launch culprit", r)
-        t.contains(out, "#0 at::cuda::getCurrentCUDABlasHandle() (libtorch_cuda.so+0x1f3a2c4)",
-                   "stack frame: function (module+offset)", r)
-        t.contains(out, "#2 libtorch_cpu.so+0x2c11a0", "stack frame without a function: module+offset", r)
+        t.ok("#0 " not in out and "(native stacks: --native)" in out, "native stacks only on request", out)
+        rn = detshim("report", "--native", fx("h100-run1.jsonl"), fx("h100-rank1-killed.jsonl"))
+        t.contains(rn.out, "#0 at::cuda::getCurrentCUDABlasHandle() (libtorch_cuda.so+0x1f3a2c4)",
+                   "--native: stack frame: function (module+offset)", rn)
+        t.contains(rn.out, "#2 libtorch_cpu.so+0x2c11a0", "--native: stack frame without a function: module+offset", rn)
         t.contains(out, "/scratch/run1/model.py:41 in forward", "python stack shown", r)
         t.contains(out, "python: the calling thread holds no GIL", "pystack_note shown when there is no python stack", r)
         t.contains(out, "first in h100-rank1-killed.jsonl (pid 4243, seq 3)", "where a culprit was first seen", r)
         t.contains(out, "[cublaslt] cublasLtMatmulAlgoGetHeuristic not found", "notices listed", r)
-        r = detshim("report", "--frames", "1", fx("h100-run1.jsonl"))
-        t.contains(r.out, "... 2 more frames", "--frames limits the stack", r)
+        r = detshim("report", "--native", "--frames", "1", fx("h100-run1.jsonl"))
+        t.contains(r.out, "... 2 more frames", "--frames limits the native stack", r)
+        t.contains(r.out, "... 1 more frame\n", "--frames limits the Python stack", r)
 
-        r = detshim("report", "--json", fx("h100-run1.jsonl"), fx("h100-rank1-killed.jsonl"))
+        r = detshim("report", "--json", "--native", fx("h100-run1.jsonl"), fx("h100-rank1-killed.jsonl"))
         try:
             doc = json.loads(r.out)
         except ValueError:
@@ -72,8 +80,10 @@ def main():
             c0 = doc["culprits"][0]
             t.ok(c0["symbol"] == "cudaLaunchKernel" and c0["count"] == 1500 and c0["kernel"].startswith("void at::native"),
                  "report --json: culprit 1", c0)
-            t.ok(doc["culprits"][1]["count"] == 401 and doc["culprits"][1]["processes"] == 2,
-                 "report --json: culprit 2 merged over ranks", doc["culprits"][1])
+            t.ok(doc["culprits"][1]["count"] == 401 and doc["culprits"][1]["processes"] == 2
+                 and doc["culprits"][1]["ranks"] == [0, 1]
+                 and doc["culprits"][1]["python"] == {"file": "/scratch/run1/model.py", "line": 41, "function": "forward"},
+                 "report --json: culprit 2 merged over ranks, with its Python line", doc["culprits"][1])
             t.ok(doc["culprits"][1]["stack"][0]["function"] == "at::cuda::getCurrentCUDABlasHandle()",
                  "report --json: first stack", doc["culprits"][1])
 
@@ -90,7 +100,7 @@ def main():
         t.contains(r.out, "shared-two-processes.jsonl#101: host node02, pid 101", "process 101 of the shared file", r)
         t.contains(r.out, "GPU no device record", "no device record said", r)
         rows = [l.split() for l in r.out.splitlines() if l.strip().startswith("1 ")]
-        t.ok(rows and rows[0][1:4] == ["3", "cublaslt", "cublasLtMatmul"] and rows[0][5:7] == ["2", "3"],
+        t.ok(rows and rows[0][1:6] == ["3", "-", "-", "cublaslt", "cublasLtMatmul"] and rows[0][7:11] == ["2", "-", "3", "heuristic"],
              "records go to the process of their pid: 3 calls, 2 processes, 3 sites", r)
 
         # ---- diff: different GPUs -----------------------------------------------------------------
@@ -217,7 +227,7 @@ def real_logs(t, tmp):
     if not t.ok(all(len(v) == 1 for v in logs.values()), "real logs: one per run", logs):
         return
     a, b, c = logs["a"][0], logs["b"][0], logs["c"][0]
-    r = detshim("report", a, c)
+    r = detshim("report", "--native", a, c)
     t.ok(r.rc == 0 and "2 processes in 2 logs" in r.out, "report reads the shim's own logs", r)
     t.contains(r.out, "cublasCreate_v2", "report: the hooked symbol", r)
     t.contains(r.out, "(core_prog+0x", "report: frames as function (module+offset)", r)

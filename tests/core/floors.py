@@ -17,7 +17,7 @@ import sys
 
 # The core, bottom floor first: each file may use the files before it, never after.
 CORE = ["json", "hash64", "guard", "logpath", "loader", "privfile", "config", "backtrace", "resolve",
-        "log", "fingerprint", "pins", "header", "pystack", "realfn", "event", "summary"]
+        "log", "fingerprint", "pins", "header", "pyframes", "pystack", "realfn", "event", "summary"]
 # Folders above the core, bottom first. Files in one folder may use each other.
 ABOVE = ["hash", "layers", "hooks"]
 

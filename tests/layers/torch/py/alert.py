@@ -12,7 +12,7 @@ if "ask" in sys.argv[2:]:
     torch.use_deterministic_algorithms(True)
 for i in range(3):
     try:
-        torch.zeros(5).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]), accumulate=False)
+        torch.zeros(5).put_(torch.tensor([0, 0]), torch.tensor([1.0, 2.0]), accumulate=False)  # <- PUT
         print("put_ ran")
     except RuntimeError as e:
         print("RuntimeError:", str(e).split(",")[0])

@@ -47,4 +47,14 @@ fresh; run_shim "$TF_PROG" "$TF_FAKE_DIR" disable >out
 check "enforce: disable_op_determinism does not switch selection off" [ "$(cat out)" = "$(expect 1 runs)" ]
 check "enforce: the switch-off is recorded" \
     [ "$(q 'select(.type=="event" and .symbol=="_ZN3tsl19EnableOpDeterminismEb")|.action')" = "forced" ]
+
+# the header records what decides DeePMD-kit's and TF's paths
+fresh
+DP_BACKEND=tensorflow DP_INTERFACE_PREC=high DP_INTRA_OP_PARALLELISM_THREADS=2 \
+DP_INTER_OP_PARALLELISM_THREADS=1 TF_CUDNN_DETERMINISTIC=1 TF_ENABLE_ONEDNN_OPTS=0 \
+TF_INTRA_OP_PARALLELISM_THREADS=3 TF_INTER_OP_PARALLELISM_THREADS=4 XLA_FLAGS=--xla_gpu_deterministic_ops \
+TF_DETERMINISTIC_OPS=0 run_shim "$TF_PROG" "$TF_FAKE_DIR" >out
+check "header env: DeePMD-kit and TF variables" \
+    [ "$(q 'select(.type=="header")|.env|[.DP_BACKEND,.DP_INTERFACE_PREC,.DP_INTRA_OP_PARALLELISM_THREADS,.DP_INTER_OP_PARALLELISM_THREADS,.TF_DETERMINISTIC_OPS,.TF_CUDNN_DETERMINISTIC,.TF_ENABLE_ONEDNN_OPTS,.TF_INTRA_OP_PARALLELISM_THREADS,.TF_INTER_OP_PARALLELISM_THREADS,.XLA_FLAGS]|join(" ")')" = \
+      "tensorflow high 2 1 0 1 0 3 4 --xla_gpu_deterministic_ops" ]
 finish

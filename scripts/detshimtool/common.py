@@ -15,7 +15,7 @@ EXIT_INTERNAL = 70     # a bug in detshim itself (EX_SOFTWARE)
 MODES = ("off", "log", "enforce", "strict")
 
 # Layer names DETSHIM_DISABLE accepts (shim/table/layers.def; tests/cli checks they agree).
-LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "tf", "env", "hash")
+LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash", "tf")
 
 # Environment variables the shim pins in enforce/strict mode (shim/core/pins.def; tests/cli
 # checks they agree).

@@ -25,3 +25,8 @@ if ! "$TF_VENV/bin/python" -c 'import tensorflow' >/dev/null 2>&1; then
     { /usr/bin/python3 -m venv "$TF_VENV" && "$TF_VENV/bin/pip" install -q tensorflow-cpu >/dev/null 2>&1; } ||
         echo "test-deps: could not install tensorflow-cpu into $TF_VENV; the tf_real test will be skipped" >&2
 fi
+# DeePMD-kit in the same venv, for the CPU `dp --tf train` comparison (tf_dp_train)
+if [ -x "$TF_VENV/bin/python" ] && ! "$TF_VENV/bin/python" -c 'import deepmd' >/dev/null 2>&1; then
+    "$TF_VENV/bin/pip" install -q deepmd-kit >/dev/null 2>&1 ||
+        echo "test-deps: could not install deepmd-kit into $TF_VENV; the tf_dp_train test will be skipped" >&2
+fi

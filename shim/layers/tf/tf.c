@@ -80,11 +80,10 @@ static int classify(const char *mangled, const char *module)
 }
 
 /* The first frame outside the shim, and (when name != NULL) its function's mangled name. */
-static uintptr_t caller(char *name, size_t namesz)
+static uintptr_t caller_walk(char *name, size_t namesz)
 {
     unw_context_t ctx;
     unw_cursor_t cur;
-    if (name) name[0] = 0;
     if (unw_getcontext(&ctx) != 0 || unw_init_local(&cur, &ctx) != 0) return 0;
     for (int i = 0; i < 16 && unw_step(&cur) > 0; i++) {
         unw_word_t ip, off;
@@ -94,6 +93,16 @@ static uintptr_t caller(char *name, size_t namesz)
         return (uintptr_t)ip;
     }
     return 0;
+}
+
+/* Stack walks stay apart from fork (backtrace.c's gate), as every capture in the shim. */
+static uintptr_t caller(char *name, size_t namesz)
+{
+    if (name) name[0] = 0;
+    ds_fork_gate_enter();
+    uintptr_t ip = caller_walk(name, namesz);
+    ds_fork_gate_leave();
+    return ip;
 }
 
 static struct site *site_slot(uintptr_t ip, bool *fresh)

@@ -16,3 +16,17 @@ if ! "$PY" -c 'import nvidia, os, sys; d = os.path.join(list(nvidia.__path__)[0]
         "$PY" -m pip install -q --break-system-packages nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm ||
         echo "test-deps: could not install cuobjdump/nvdisasm from PyPI; the scanner test will be skipped" >&2
 fi
+# TensorFlow (CPU) for the tf layer's real-TF test, in its own venv so Debian's python3 and
+# its torch stay untouched (about 1.6 GB, under a minute here). Idempotent; a failure only
+# skips that test.
+TF_VENV=${DETSHIM_TF_VENV:-/opt/detshim-tf}
+if ! "$TF_VENV/bin/python" -c 'import tensorflow' >/dev/null 2>&1; then
+    apt-get install -y -qq --no-install-recommends python3-venv >/dev/null 2>&1 || true
+    { /usr/bin/python3 -m venv "$TF_VENV" && "$TF_VENV/bin/pip" install -q tensorflow-cpu >/dev/null 2>&1; } ||
+        echo "test-deps: could not install tensorflow-cpu into $TF_VENV; the tf_real test will be skipped" >&2
+fi
+# DeePMD-kit in the same venv, for the CPU `dp --tf train` comparison (tf_dp_train)
+if [ -x "$TF_VENV/bin/python" ] && ! "$TF_VENV/bin/python" -c 'import deepmd' >/dev/null 2>&1; then
+    "$TF_VENV/bin/pip" install -q deepmd-kit >/dev/null 2>&1 ||
+        echo "test-deps: could not install deepmd-kit into $TF_VENV; the tf_dp_train test will be skipped" >&2
+fi

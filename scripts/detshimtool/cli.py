@@ -181,6 +181,9 @@ def build_parser(lib_configured):
     e.add_argument("--mode", metavar="MODE",
                    help="the mode to show (default: $DETSHIM_MODE, else enforce): %s" % modes)
     e.add_argument("--disable", metavar="LAYERS", help="layers switched off, as DETSHIM_DISABLE")
+    e.add_argument("--python", metavar="PYTHON",
+                   help="the interpreter whose nvidia-* wheels to list (default: the active virtual "
+                        "environment's, else python3 on PATH)")
     e.add_argument("--json", action="store_true", help="machine-readable output")
 
     dr = sub.add_parser("doctor", help="is this GPU node reproducible under the shim? probes and a short training",

@@ -15,7 +15,7 @@ EXIT_INTERNAL = 70     # a bug in detshim itself (EX_SOFTWARE)
 MODES = ("off", "log", "enforce", "strict")
 
 # Layer names DETSHIM_DISABLE accepts (shim/table/layers.def; tests/cli checks they agree).
-LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash")
+LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash", "tf")
 
 # Environment variables the shim pins in enforce/strict mode (shim/core/pins.def; tests/cli
 # checks they agree).
@@ -33,7 +33,11 @@ DETERMINISM_ENV = (
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE", "DP_INTERFACE_PREC", "NUM_WORKERS", "LD_PRELOAD",
     "DETSHIM_MODE", "DETSHIM_DISABLE", "DETSHIM_LOG", "DETSHIM_KERNELS", "DETSHIM_ALLOW",
     "DETSHIM_DENY", "DETSHIM_HASH", "DETSHIM_PEDANTIC_MATH", "DETSHIM_CUBLAS_WORKSPACE_SIZE",
-    "DETSHIM_CUBLASLT_ALIGNMENT", "DETSHIM_CUBLASLT_REDUCTION")
+    "DETSHIM_CUBLASLT_ALIGNMENT", "DETSHIM_CUBLASLT_REDUCTION",
+    # DeePMD-kit and TensorFlow: which backend, precision, threads and op paths run
+    "DP_BACKEND", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS",
+    "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_ENABLE_ONEDNN_OPTS",
+    "TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS", "XLA_FLAGS")
 
 
 class DetshimError(Exception):

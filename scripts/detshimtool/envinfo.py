@@ -182,7 +182,73 @@ def cuda_libraries():
     return out
 
 
-def machine():
+# ---- the Python environment's own CUDA libraries (pip's nvidia-* wheels) -------------------
+_WHEEL_LIB_RE = re.compile(r"^(lib[A-Za-z0-9_+-]+)\.so(\.[0-9][0-9.]*)?$")
+_SITE_PROBE = ("import json, site, sys\n"
+               "d = []\n"
+               "try: d += list(site.getsitepackages())\n"
+               "except Exception: pass\n"
+               "try: d.append(site.getusersitepackages())\n"
+               "except Exception: pass\n"
+               "d += [p for p in sys.path if p.rstrip('/').endswith(('site-packages', 'dist-packages'))]\n"
+               "print(json.dumps({'executable': sys.executable, 'version': sys.version.split()[0], 'dirs': d}))\n")
+
+
+def active_python(explicit=None):
+    """The interpreter a `python3 train.py` typed now would run: --python, else the active
+    virtual environment's (VIRTUAL_ENV, CONDA_PREFIX), else python3 on PATH."""
+    if explicit:
+        return explicit
+    for var in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        root = os.environ.get(var)
+        if root:
+            for name in ("python3", "python"):
+                cand = os.path.join(root, "bin", name)
+                if os.access(cand, os.X_OK):
+                    return cand
+    return shutil.which("python3") or shutil.which("python")
+
+
+def python_cuda_libraries(python):
+    """{python, version, site_packages, libraries, error}: the shared objects of the nvidia-*
+    wheels (site-packages/nvidia/<wheel>/lib/*.so*) that this interpreter's packages load
+    (PyTorch, TensorFlow, JAX and cupy wheels prefer them over the system toolkit)."""
+    out = {"python": python, "version": None, "site_packages": [], "libraries": [], "error": None}
+    if not python:
+        out["error"] = "no python3 on PATH"
+        return out
+    try:
+        r = subprocess.run([python, "-I", "-c", _SITE_PROBE], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        doc = json.loads(r.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as e:
+        out["error"] = "cannot ask %s for its site-packages: %s" % (python, e)
+        return out
+    out["python"] = doc.get("executable") or python
+    out["version"] = doc.get("version")
+    seen_dirs = []
+    for d in doc.get("dirs", []):
+        if d and os.path.isdir(d) and os.path.realpath(d) not in [os.path.realpath(x) for x in seen_dirs]:
+            seen_dirs.append(d)
+    out["site_packages"] = seen_dirs
+    seen = set()
+    for sp in seen_dirs:
+        for libdir in sorted(glob.glob(os.path.join(sp, "nvidia", "*", "lib"))):
+            wheel = os.path.basename(os.path.dirname(libdir))
+            for path in sorted(glob.glob(os.path.join(libdir, "lib*.so*"))):
+                m = _WHEEL_LIB_RE.match(os.path.basename(path))
+                real = os.path.realpath(path)
+                if not m or real in seen or not os.path.isfile(real):
+                    continue
+                seen.add(real)
+                rm = re.search(r"\.so\.([0-9][0-9.]*)$", real)
+                out["libraries"].append({"name": m.group(1), "version": rm.group(1) if rm else None,
+                                         "wheel": "nvidia/" + wheel, "path": path, "realpath": real,
+                                         "vendor": m.group(1) in VENDOR_LIBS})
+    return out
+
+
+def machine(python=None):
     base = preload.base_environ()
     try:
         usable = len(os.sched_getaffinity(0))
@@ -193,6 +259,7 @@ def machine():
             "cpus": os.cpu_count(), "cpus_usable": usable,
             "python": "%s (%s)" % (platform.python_version(), sys.executable),
             "gpus": _gpus(), "cuda_libraries": cuda_libraries(),
+            "python_cuda_libraries": python_cuda_libraries(active_python(python)),
             "env": {k: base[k] for k in DETERMINISM_ENV if k in base}}
 
 
@@ -208,7 +275,7 @@ def main(args, lib_configured, prog):
     disable = preload.validate_layers(args.disable) if args.disable is not None else None
     lib = preload.require_library(lib_configured)
     obs = observe_pins(lib, args.mode and mode, disable)
-    mach = machine()
+    mach = machine(getattr(args, "python", None))
     if args.json:
         json.dump({"library": lib, "mode": mode, "pins": obs["pins"], "shim_messages": obs["messages"],
                    "unannounced_changes": obs["unannounced_changes"], "machine": mach},
@@ -258,6 +325,20 @@ def main(args, lib_configured, prog):
         for l in libs:
             w("    %s  %s  %s%s\n" % (l["name"].ljust(width), (l["version"] or "?").ljust(12), l["realpath"],
                                     "" if l["path"] == l["realpath"] else " (as %s)" % l["path"]))
+    pyl = mach["python_cuda_libraries"]
+    if pyl["error"]:
+        w("  python environment: %s\n" % pyl["error"])
+    else:
+        w("  python environment: %s (Python %s)\n" % (pyl["python"], pyl["version"] or "?"))
+        if not pyl["libraries"]:
+            w("    cuda libraries from nvidia-* wheels: none (site-packages: %s)\n"
+              % (", ".join(pyl["site_packages"]) or "none"))
+        else:
+            w("    cuda libraries from nvidia-* wheels (what its torch/tensorflow load first):\n")
+            width = max(len(l["name"]) for l in pyl["libraries"])
+            for l in pyl["libraries"]:
+                w("      %s  %s  %s  %s\n" % (l["name"].ljust(width), (l["version"] or "?").ljust(12),
+                                          l["wheel"], l["realpath"]))
     if mach["env"]:
         w("  determinism-relevant variables set now:\n")
         for k, v in mach["env"].items():

@@ -8,7 +8,10 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import LIB, SRC, Tally, clean_env, detshim, preflight  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+
+from testlib import LIB, PY, SRC, Tally, clean_env, detshim, preflight, tempdir  # noqa: E402
 
 
 def pins_def():
@@ -22,6 +25,58 @@ def pins_def():
         lit = [x[1:-1] if x.startswith('"') else x for x in tok]
         out.append((lit[1], lit[2], "".join(lit[4:])))
     return out
+
+
+def python_wheels(t):
+    """The CUDA libraries of a Python environment's nvidia-* wheels: a venv whose
+    site-packages holds a fake nvidia/ tree, chosen by --python and by VIRTUAL_ENV."""
+    tmp = tempdir()
+    try:
+        venv = os.path.join(tmp, "venv")
+        r = subprocess.run([PY, "-m", "venv", "--without-pip", venv], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            t.ok(True, "python wheels: no venv module here (%s), not checked" % r.stderr.decode()[:80])
+            return
+        py = os.path.join(venv, "bin", "python3")
+        sp = subprocess.run([py, "-c", "import site; print(site.getsitepackages()[0])"],
+                            stdout=subprocess.PIPE).stdout.decode().strip()
+        files = {"cublas/lib/libcublas.so.12": "", "cublas/lib/libcublasLt.so.12": "",
+                 "cudnn/lib/libcudnn.so.9": "", "cudnn/lib/libcudnn_ops.so.9": "",
+                 "cu13/lib/libcudart.so.13": "", "cublas/lib/README.txt": ""}
+        for rel in files:
+            path = os.path.join(sp, "nvidia", rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").close()
+        os.symlink("libcublas.so.12", os.path.join(sp, "nvidia", "cublas", "lib", "libcublas.so"))
+        for how, args, env in (("--python", ("env", "--python", py), clean_env()),
+                               ("VIRTUAL_ENV", ("env",), clean_env(VIRTUAL_ENV=venv))):
+            r = detshim(*args, env=env)
+            t.ok(r.rc == 0, "python wheels (%s): exit 0" % how, r)
+            t.contains(r.out, "python environment: %s" % py, "python wheels (%s): the interpreter named" % how, r)
+            for name, ver, wheel in (("libcublas", "12", "cublas"), ("libcublasLt", "12", "cublas"),
+                                     ("libcudnn", "9", "cudnn"), ("libcudnn_ops", "9", "cudnn"),
+                                     ("libcudart", "13", "cu13")):
+                t.ok(re.search(r"^      %s\s+%s\s+nvidia/%s\s+\S*/nvidia/%s/lib/%s\.so\.%s$"
+                               % (name, ver, wheel, wheel, name, ver), r.out, re.M) is not None,
+                     "python wheels (%s): %s.so.%s from nvidia/%s listed" % (how, name, ver, wheel), r)
+            t.ok("README" not in r.out, "python wheels (%s): only shared objects" % how, r)
+            t.ok(r.out.count("/nvidia/cublas/lib/libcublas.so.12") == 1,
+                 "python wheels (%s): a symlink and its target listed once" % how, r)
+        r = detshim("env", "--json", "--python", py)
+        try:
+            doc = json.loads(r.out)["machine"]["python_cuda_libraries"]
+        except (ValueError, KeyError):
+            doc = {}
+        libs = {(x["name"], x["wheel"]): x for x in doc.get("libraries", [])}
+        t.ok(len(libs) == 5 and libs.get(("libcudnn", "nvidia/cudnn"), {}).get("vendor") is True and
+             libs.get(("libcudnn_ops", "nvidia/cudnn"), {}).get("vendor") is False,
+             "python wheels: --json lists them, vendor libraries marked", doc)
+        r = detshim("env", "--python", os.path.join(tmp, "nope"))
+        t.ok(r.rc == 0 and "python environment: cannot ask" in r.out,
+             "python wheels: an interpreter that cannot run is named, env still works", r)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
@@ -84,6 +139,8 @@ def main():
          p["CUBLAS_WORKSPACE_CONFIG"]["reason"] == pins[0][2] and p["CUBLAS_WORKSPACE_CONFIG"]["in_effect"],
          "env --json: the cuBLAS pin with its reason", doc.get("pins"))
     t.ok(isinstance(doc.get("machine", {}).get("cuda_libraries"), list), "env --json: cuda libraries list", doc)
+
+    python_wheels(t)
 
     r = detshim("env", "--mode", "bogus")
     t.clean_error(r, "env --mode bogus")

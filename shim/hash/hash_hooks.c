@@ -3,16 +3,10 @@
  * Off (DETSHIM_HASH unset or false) each policy is one load and the real call. On, the
  * source (device: digested on the call's stream; host: digested in place) or the memset
  * value is digested before the call, the written range after it, and a trace record
- * is written (hash.c). Copies to host memory write no device memory and are not
+ * is written (hash_trace.c). Copies to host memory write no device memory and are not
  * recorded. */
 #include "digest.h"
-#include "hash.h"
-
-bool ds_hash_range_of(CUdeviceptr p, CUdeviceptr *base, size_t *size);
-bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out);
-bool ds_hash_capturing(CUstream s);
-void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t n, uint64_t in,
-                          bool in_ok, int st, const char *what);
+#include "hash_private.h"
 
 static bool is_dev(CUdeviceptr p)
 {
@@ -180,4 +174,16 @@ CUresult ds_policy_cuMemsetD8Async(CUdeviceptr dst, unsigned char uc, size_t N, 
 CUresult ds_policy_cuMemsetD32Async(CUdeviceptr dst, unsigned int ui, size_t N, CUstream s)
 {
     DRV_SET(DS_HOOK_cuMemsetD32Async, DS_REAL(cuMemsetD32Async)(dst, ui, N, s), dst, ui, 4, N, s);
+}
+
+/* ---- fork ------------------------------------------------------------------------------ */
+/* core/init.c's fork-child handler, as for every layer. A fork child has only the forking
+ * thread: locks another thread held are free again, and its trace (a file of its own, seq
+ * from 1) counts calls afresh. Here, at the top of hash mode, so that no file below calls
+ * up: each file resets its own state. */
+void ds_hash_atfork_child(void)
+{
+    ds_hash_trace_atfork_child();
+    ds_hash_launch_atfork_child();
+    ds_hash_digest_atfork_child();
 }

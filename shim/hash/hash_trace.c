@@ -4,10 +4,12 @@
  * are the same in every run; the records of copies, memsets and library calls. Launches'
  * records are filled by hash_launch.c through ds_hash_rec_begin / ds_hash_rec_end. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "digest.h"
@@ -146,14 +148,52 @@ static bool trace_path_make(char *out, size_t outsz, pid_t me)
     return (size_t)snprintf(out, outsz, "%s.trace.jsonl", log) < outsz;
 }
 
-/* Open the trace file at path for writing, or say why not (once: the caller then records
- * nothing) and return -1. The one place a trace file is opened. */
+/* Open the trace file at path for writing, or say why not (the caller then records nothing)
+ * and return -1. The one place a trace file is opened; the same rules as the log's: a new
+ * file is created 0600 with O_EXCL, a path that exists is used only when it is a regular
+ * file of this user with one link (then truncated): never through a symbolic link, never a
+ * FIFO or device (opened non-blocking, so that a FIFO cannot stall the program), never a file
+ * another user planted. */
 static int trace_open(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0)
+    const int fl = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+    const char *why = NULL;
+    int fd = open(path, fl | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        struct stat st;
+        fd = open(path, fl);
+        if (fd < 0) {
+            if (errno == ELOOP || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+                why = "it is a symbolic link";
+            else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+                why = "it is not a regular file";
+        } else if (fstat(fd, &st) != 0) {
+            why = "it cannot be examined";
+        } else if (!S_ISREG(st.st_mode)) {
+            why = "it is not a regular file";
+        } else if (st.st_uid != geteuid()) {
+            why = "it belongs to another user";
+        } else if (st.st_nlink != 1) {
+            why = "it has other hard links";
+        } else if (ftruncate(fd, 0) != 0) {
+            why = "it cannot be truncated";
+        }
+        if (why && fd >= 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (fd >= 0) {
+        int f = fcntl(fd, F_GETFL);
+        if (f >= 0) (void)fcntl(fd, F_SETFL, f & ~O_NONBLOCK);
+        return fd;
+    }
+    if (why)
+        ds_notice("hash", true, "refusing the hash trace %s: %s; hash mode records nothing", path,
+                  why);
+    else
         ds_notice("hash", true, "cannot open the hash trace %s: hash mode records nothing", path);
-    return fd;
+    return -1;
 }
 
 static bool trace_open_locked(void)

@@ -1,8 +1,8 @@
 /* hash_digest.c: hash mode's digests. Of device memory (digest.h defines them, for both
  * sides), and of host bytes that are not device memory (ds_hash_bytes: scalars, call sites).
  *
- * Digests of device memory are taken on the device: once per CUDA context the embedded PTX of digest_kernel.cu is loaded with the real driver
- * functions; a batch of k ranges on stream s is then one memset of k result slots, one
+ * Digests of device memory are taken on the device: once per CUDA context the embedded PTX
+ * of digest_kernel.cu is loaded with the real driver functions; a batch of k ranges on stream s is then one memset of k result slots, one
  * kernel launch per range, one copy of k * 8 bytes back and cuStreamSynchronize of s only.
  * The slots come from a small per-context pool of device buffers (one per thread digesting
  * at the same time). Where the kernel cannot run (the driver cannot JIT the PTX, a missing

@@ -135,7 +135,8 @@ cudaError_t ds_policy_cudaMemset_ptds(void *devPtr, int value, size_t count)
     return st;
 }
 
-cudaError_t ds_policy_cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count, cudaStream_t stream)
+cudaError_t ds_policy_cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count,
+                                           cudaStream_t stream)
 {
     cudaError_t st = DS_REAL(cudaMemsetAsync_ptsz)(devPtr, value, count, stream);
     if (DS_UNLIKELY(ds_hash_on()))
@@ -244,7 +245,8 @@ CUresult ds_policy_cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
 
 CUresult ds_policy_cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
 {
-    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst)) return DS_REAL(cuMemcpyAsync_ptsz)(dst, src, n, s);
+    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst))
+        return DS_REAL(cuMemcpyAsync_ptsz)(dst, src, n, s);
     bool sd = is_dev(src);
     DRV_COPY(DS_HOOK_cuMemcpyAsync_ptsz, DS_REAL(cuMemcpyAsync_ptsz)(dst, src, n, s), dst, src, n,
              ptsz(s), sd, sd ? "device to device copy" : "host to device copy");
@@ -280,24 +282,26 @@ CUresult ds_policy_cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, s
 
 CUresult ds_policy_cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char uc, size_t N)
 {
-    DRV_SET(DS_HOOK_cuMemsetD8_v2_ptds, DS_REAL(cuMemsetD8_v2_ptds)(dst, uc, N), dst, uc, 1, N, PTDS);
+    DRV_SET(DS_HOOK_cuMemsetD8_v2_ptds, DS_REAL(cuMemsetD8_v2_ptds)(dst, uc, N), dst, uc, 1, N,
+            PTDS);
 }
 
 CUresult ds_policy_cuMemsetD32_v2_ptds(CUdeviceptr dst, unsigned int ui, size_t N)
 {
-    DRV_SET(DS_HOOK_cuMemsetD32_v2_ptds, DS_REAL(cuMemsetD32_v2_ptds)(dst, ui, N), dst, ui, 4, N, PTDS);
+    DRV_SET(DS_HOOK_cuMemsetD32_v2_ptds, DS_REAL(cuMemsetD32_v2_ptds)(dst, ui, N), dst, ui, 4, N,
+            PTDS);
 }
 
 CUresult ds_policy_cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char uc, size_t N, CUstream s)
 {
-    DRV_SET(DS_HOOK_cuMemsetD8Async_ptsz, DS_REAL(cuMemsetD8Async_ptsz)(dst, uc, N, s), dst, uc, 1, N,
-            ptsz(s));
+    DRV_SET(DS_HOOK_cuMemsetD8Async_ptsz, DS_REAL(cuMemsetD8Async_ptsz)(dst, uc, N, s), dst, uc, 1,
+            N, ptsz(s));
 }
 
 CUresult ds_policy_cuMemsetD32Async_ptsz(CUdeviceptr dst, unsigned int ui, size_t N, CUstream s)
 {
-    DRV_SET(DS_HOOK_cuMemsetD32Async_ptsz, DS_REAL(cuMemsetD32Async_ptsz)(dst, ui, N, s), dst, ui, 4,
-            N, ptsz(s));
+    DRV_SET(DS_HOOK_cuMemsetD32Async_ptsz, DS_REAL(cuMemsetD32Async_ptsz)(dst, ui, N, s), dst, ui,
+            4, N, ptsz(s));
 }
 
 /* ---- fork ------------------------------------------------------------------------------ */

@@ -2,8 +2,8 @@
  * and ds_hash_launch_post around a launch (hash.h); the record goes to the trace
  * (hash_trace.c).
  *
- * What a launch reads and writes: the allocations reached by pointer-valued parameters. The parameter layout
- * comes from cudaFuncGetParamInfo / cuKernelGetParamInfo (runtime) or
+ * What a launch reads and writes: the allocations reached by pointer-valued parameters.
+ * The parameter layout comes from cudaFuncGetParamInfo / cuKernelGetParamInfo (runtime) or
  * cuFuncGetParamInfo (driver); each 8-byte parameter whose value lies in a device
  * allocation (cuMemGetAddressRange_v2) stands for that whole allocation. Without a
  * layout, only a driver launch's packed `extra` buffer is scanned (8-byte words); a

@@ -270,6 +270,7 @@ NOINL int step_pt(void)
     r |= cudaMemset(d_w, 0x66, 64);                       /* plain: the legacy stream */
     KEEP_FRAME();
     printf("hprog pt status=%d stream=%p\n", r, (void *)s1);
+    cudaStreamDestroy(s1);
     return r;
 }
 

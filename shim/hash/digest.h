@@ -1,4 +1,4 @@
-/* digest.h: hash mode's digest of a byte range, one definition for the host (hash.c,
+/* digest.h: hash mode's digest of a byte range, one definition for the host (hash_digest.c,
  * hash_hooks.c, the tests' fake driver) and the device (digest_kernel.cu), so that a digest
  * means the same bits whichever side computed it.
  *

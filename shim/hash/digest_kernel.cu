@@ -3,7 +3,7 @@
  *
  * Not compiled by the build: shim/hash/digest_ptx.sh turns it into shim/hash/digest_kernel.ptx, which is
  * committed and embedded into the library (the build needs no nvcc); tests/hash/t_ptx.sh fails
- * when the committed PTX is stale. hash.c loads that PTX once per CUDA context and launches
+ * when the committed PTX is stale. hash_digest.c loads that PTX once per CUDA context and launches
  * one kernel per range, with blocks of 256 threads (a multiple of the warp size: every lane
  * of every warp takes part in the shuffles):
  *

@@ -1,8 +1,10 @@
 /* hash.h: hash mode (DETSHIM_HASH=1): a digest of what each intercepted call wrote to
  * device memory, one trace record per call, for `detshim diff TRACE_A TRACE_B`.
  *
- * Implemented in hash.c (configuration, digests, the trace file) and hash_hooks.c (the
- * copy and memset hooks of layer "hash"). The kernels layer calls ds_hash_launch_pre /
+ * Implemented in hash_state.c (configuration, shared state), hash_digest.c (digests of
+ * device memory), hash_launch.c (kernel launches), hash_trace.c (the trace file and its
+ * records), hash_hooks.c (the copy and memset hooks of layer "hash") and hash_libs.c
+ * (library calls); hash_private.h is what they share. The kernels layer calls ds_hash_launch_pre /
  * ds_hash_launch_post around a launch when ds_hash_on() says so. Off (the default), the
  * cost to a launch is one load and one predictable branch. */
 #ifndef DETSHIM_HASH_H
@@ -52,6 +54,7 @@ struct ds_hlaunch {
     enum ds_hook hook;   /* the launch function */
     int kind;            /* enum ds_kkind (kernel.h): how to name fn and read its parameters */
     const void *fn;      /* host stub, cudaKernel_t or CUfunction */
+    const char *name;    /* the kernel's (mangled) name as the kernels layer knows it, or NULL */
     void **params;       /* kernelParams / args (may be NULL) */
     void **extra;        /* driver launches: the `extra` array (may be NULL) */
     CUstream stream;     /* the launch's stream (CU_STREAM_PER_THREAD for a _ptsz default) */

@@ -3,16 +3,15 @@
  * Off (DETSHIM_HASH unset or false) each policy is one load and the real call. On, the
  * source (device: digested on the call's stream; host: digested in place) or the memset
  * value is digested before the call, the written range after it, and a trace record
- * is written (hash.c). Copies to host memory write no device memory and are not
- * recorded. */
+ * is written (hash_trace.c). Copies to host memory write no device memory and are not
+ * recorded.
+ *
+ * The _ptds / _ptsz twins (per-thread default stream) have the same policy; their stream 0
+ * is the calling thread's default stream (CU_STREAM_PER_THREAD), so hash mode reads and
+ * synchronises there, never on the legacy stream, which would wait for every other thread's
+ * work too. */
 #include "digest.h"
-#include "hash.h"
-
-bool ds_hash_range_of(CUdeviceptr p, CUdeviceptr *base, size_t *size);
-bool ds_hash_dev(CUdeviceptr p, size_t n, CUstream s, uint64_t *out);
-bool ds_hash_capturing(CUstream s);
-void ds_hash_write_record(enum ds_hook hook, CUstream s, CUdeviceptr dst, size_t n, uint64_t in,
-                          bool in_ok, int st, const char *what);
+#include "hash_private.h"
 
 static bool is_dev(CUdeviceptr p)
 {
@@ -42,8 +41,22 @@ static uint64_t set_digest(unsigned value, unsigned elem, size_t count)
 }
 
 /* ---- runtime -------------------------------------------------------------------------- */
+/* The real copy behind hook (one of the four runtime copies). */
+static cudaError_t rt_copy_real(enum ds_hook hook, void *dst, const void *src, size_t count,
+                                enum cudaMemcpyKind kind, cudaStream_t stream)
+{
+    switch (hook) {
+    case DS_HOOK_cudaMemcpyAsync: return DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream);
+    case DS_HOOK_cudaMemcpy_ptds: return DS_REAL(cudaMemcpy_ptds)(dst, src, count, kind);
+    case DS_HOOK_cudaMemcpyAsync_ptsz:
+        return DS_REAL(cudaMemcpyAsync_ptsz)(dst, src, count, kind, stream);
+    default: return DS_REAL(cudaMemcpy)(dst, src, count, kind);
+    }
+}
+
+/* pt: a _ptds/_ptsz twin (stream 0 is the per-thread default stream) */
 static cudaError_t rt_copy(enum ds_hook hook, void *dst, const void *src, size_t count,
-                           enum cudaMemcpyKind kind, cudaStream_t stream, bool async)
+                           enum cudaMemcpyKind kind, cudaStream_t stream, bool pt)
 {
     bool src_dev, dst_dev;
     switch (kind) {
@@ -55,11 +68,10 @@ static cudaError_t rt_copy(enum ds_hook hook, void *dst, const void *src, size_t
         break;
     default: src_dev = dst_dev = false; break;
     }
-    CUstream s = ds_hash_rt_stream(stream, false);
+    CUstream s = ds_hash_rt_stream(stream, pt);
     uint64_t in = 0;
     bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)src, src_dev, count, s, &in);
-    cudaError_t st = async ? DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream)
-                           : DS_REAL(cudaMemcpy)(dst, src, count, kind);
+    cudaError_t st = rt_copy_real(hook, dst, src, count, kind, stream);
     if (dst_dev)
         ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)dst, count, in, in_ok, (int)st,
                              src_dev ? "device to device copy" : "host to device copy");
@@ -76,7 +88,22 @@ cudaError_t ds_policy_cudaMemcpyAsync(void *dst, const void *src, size_t count,
                                       enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream);
-    return rt_copy(DS_HOOK_cudaMemcpyAsync, dst, src, count, kind, stream, true);
+    return rt_copy(DS_HOOK_cudaMemcpyAsync, dst, src, count, kind, stream, false);
+}
+
+cudaError_t ds_policy_cudaMemcpy_ptds(void *dst, const void *src, size_t count,
+                                      enum cudaMemcpyKind kind)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpy_ptds)(dst, src, count, kind);
+    return rt_copy(DS_HOOK_cudaMemcpy_ptds, dst, src, count, kind, NULL, true);
+}
+
+cudaError_t ds_policy_cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t count,
+                                           enum cudaMemcpyKind kind, cudaStream_t stream)
+{
+    if (DS_LIKELY(!ds_hash_on()))
+        return DS_REAL(cudaMemcpyAsync_ptsz)(dst, src, count, kind, stream);
+    return rt_copy(DS_HOOK_cudaMemcpyAsync_ptsz, dst, src, count, kind, stream, true);
 }
 
 cudaError_t ds_policy_cudaMemset(void *devPtr, int value, size_t count)
@@ -98,6 +125,27 @@ cudaError_t ds_policy_cudaMemsetAsync(void *devPtr, int value, size_t count, cud
     return st;
 }
 
+cudaError_t ds_policy_cudaMemset_ptds(void *devPtr, int value, size_t count)
+{
+    cudaError_t st = DS_REAL(cudaMemset_ptds)(devPtr, value, count);
+    if (DS_UNLIKELY(ds_hash_on()))
+        ds_hash_write_record(DS_HOOK_cudaMemset_ptds, CU_STREAM_PER_THREAD,
+                             (CUdeviceptr)(uintptr_t)devPtr, count,
+                             set_digest((unsigned char)value, 1, count), true, (int)st, "memset");
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count,
+                                           cudaStream_t stream)
+{
+    cudaError_t st = DS_REAL(cudaMemsetAsync_ptsz)(devPtr, value, count, stream);
+    if (DS_UNLIKELY(ds_hash_on()))
+        ds_hash_write_record(DS_HOOK_cudaMemsetAsync_ptsz, ds_hash_rt_stream(stream, true),
+                             (CUdeviceptr)(uintptr_t)devPtr, count,
+                             set_digest((unsigned char)value, 1, count), true, (int)st, "memset");
+    return st;
+}
+
 /* ---- driver --------------------------------------------------------------------------- */
 #define DRV_COPY(hook, call, dst, src, n, s, src_dev, what)                                \
     do {                                                                                    \
@@ -107,6 +155,10 @@ cudaError_t ds_policy_cudaMemsetAsync(void *devPtr, int value, size_t count, cud
         ds_hash_write_record(hook, (s), (dst), (n), in_, in_ok_, (int)st_, (what));        \
         return st_;                                                                         \
     } while (0)
+
+/* A _ptsz call's stream: 0 is the calling thread's default stream. */
+static CUstream ptsz(CUstream s) { return s ? s : CU_STREAM_PER_THREAD; }
+#define PTDS CU_STREAM_PER_THREAD
 
 CUresult ds_policy_cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n)
 {
@@ -180,4 +232,86 @@ CUresult ds_policy_cuMemsetD8Async(CUdeviceptr dst, unsigned char uc, size_t N, 
 CUresult ds_policy_cuMemsetD32Async(CUdeviceptr dst, unsigned int ui, size_t N, CUstream s)
 {
     DRV_SET(DS_HOOK_cuMemsetD32Async, DS_REAL(cuMemsetD32Async)(dst, ui, N, s), dst, ui, 4, N, s);
+}
+
+/* ---- driver, per-thread default stream ------------------------------------------------- */
+CUresult ds_policy_cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst)) return DS_REAL(cuMemcpy_ptds)(dst, src, n);
+    bool sd = is_dev(src);
+    DRV_COPY(DS_HOOK_cuMemcpy_ptds, DS_REAL(cuMemcpy_ptds)(dst, src, n), dst, src, n, PTDS, sd,
+             sd ? "device to device copy" : "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on()) || !is_dev(dst))
+        return DS_REAL(cuMemcpyAsync_ptsz)(dst, src, n, s);
+    bool sd = is_dev(src);
+    DRV_COPY(DS_HOOK_cuMemcpyAsync_ptsz, DS_REAL(cuMemcpyAsync_ptsz)(dst, src, n, s), dst, src, n,
+             ptsz(s), sd, sd ? "device to device copy" : "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyHtoD_v2_ptds)(dst, src, n);
+    DRV_COPY(DS_HOOK_cuMemcpyHtoD_v2_ptds, DS_REAL(cuMemcpyHtoD_v2_ptds)(dst, src, n), dst, src, n,
+             PTDS, false, "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void *src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyHtoDAsync_v2_ptsz)(dst, src, n, s);
+    DRV_COPY(DS_HOOK_cuMemcpyHtoDAsync_v2_ptsz, DS_REAL(cuMemcpyHtoDAsync_v2_ptsz)(dst, src, n, s),
+             dst, src, n, ptsz(s), false, "host to device copy");
+}
+
+CUresult ds_policy_cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyDtoD_v2_ptds)(dst, src, n);
+    DRV_COPY(DS_HOOK_cuMemcpyDtoD_v2_ptds, DS_REAL(cuMemcpyDtoD_v2_ptds)(dst, src, n), dst, src, n,
+             PTDS, true, "device to device copy");
+}
+
+CUresult ds_policy_cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s)
+{
+    if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cuMemcpyDtoDAsync_v2_ptsz)(dst, src, n, s);
+    DRV_COPY(DS_HOOK_cuMemcpyDtoDAsync_v2_ptsz, DS_REAL(cuMemcpyDtoDAsync_v2_ptsz)(dst, src, n, s),
+             dst, src, n, ptsz(s), true, "device to device copy");
+}
+
+CUresult ds_policy_cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char uc, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD8_v2_ptds, DS_REAL(cuMemsetD8_v2_ptds)(dst, uc, N), dst, uc, 1, N,
+            PTDS);
+}
+
+CUresult ds_policy_cuMemsetD32_v2_ptds(CUdeviceptr dst, unsigned int ui, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD32_v2_ptds, DS_REAL(cuMemsetD32_v2_ptds)(dst, ui, N), dst, ui, 4, N,
+            PTDS);
+}
+
+CUresult ds_policy_cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char uc, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD8Async_ptsz, DS_REAL(cuMemsetD8Async_ptsz)(dst, uc, N, s), dst, uc, 1,
+            N, ptsz(s));
+}
+
+CUresult ds_policy_cuMemsetD32Async_ptsz(CUdeviceptr dst, unsigned int ui, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD32Async_ptsz, DS_REAL(cuMemsetD32Async_ptsz)(dst, ui, N, s), dst, ui,
+            4, N, ptsz(s));
+}
+
+/* ---- fork ------------------------------------------------------------------------------ */
+/* core/init.c's fork-child handler, as for every layer. A fork child has only the forking
+ * thread: locks another thread held are free again, and its trace (a file of its own, seq
+ * from 1) counts calls afresh. Here, at the top of hash mode, so that no file below calls
+ * up: each file resets its own state. */
+void ds_hash_atfork_child(void)
+{
+    ds_hash_trace_atfork_child();
+    ds_hash_launch_atfork_child();
+    ds_hash_digest_atfork_child();
 }

@@ -2,15 +2,11 @@
  * cuDNN). The layer names each range the call reads or writes, with the extent the
  * library's documentation gives it; before the call every range is digested (an output's
  * old contents count as an input: a gemm with beta != 0 reads C), after it the outputs are,
- * and one trace record names them (hash.c writes it). Digests go through ds_hash_dev_many:
+ * and one trace record names them (hash_trace.c writes it). Digests go through ds_hash_dev_many:
  * on the device where it can, on the call's stream only. */
 #include <string.h>
 
-#include "hash.h"
-
-bool ds_hash_range_of(CUdeviceptr p, CUdeviceptr *base, size_t *size);
-bool ds_hash_capturing(CUstream s);
-void ds_hash_write_lib(const struct ds_hcall *c, const uint64_t *after, bool after_ok, int st);
+#include "hash_private.h"
 
 void ds_hcall_begin(struct ds_hcall *c, enum ds_hook hook, CUstream s, const char *what)
 {

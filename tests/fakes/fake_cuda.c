@@ -326,6 +326,40 @@ CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned int v, size_t n, CUstream s)
     (void)s;
     return cuMemsetD32_v2(dst, v, n);
 }
+/* Per-thread default stream twins (cuda.h with CUDA_API_PER_THREAD_DEFAULT_STREAM): the
+ * same copies and memsets, each recorded as "<name> stream=<s>" (tests/hash). They do the
+ * work themselves: a call to the plain name would go through the preloaded shim's hook. */
+static void fake_set32(CUdeviceptr dst, unsigned int v, size_t n)
+{
+    unsigned int *p = DP(dst);
+    for (size_t i = 0; i < n; i++) p[i] = v;
+}
+#define FAKE_PT(name, params, s, body)                    \
+    CUresult name params;                                 \
+    CUresult name params                                  \
+    {                                                     \
+        fake_record(#name " stream=%p", (void *)(s));     \
+        body;                                             \
+        return CUDA_SUCCESS;                              \
+    }
+FAKE_PT(cuMemcpy_ptds, (CUdeviceptr dst, CUdeviceptr src, size_t n), NULL,
+        memmove(DP(dst), DP(src), n))
+FAKE_PT(cuMemcpyAsync_ptsz, (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), s,
+        memmove(DP(dst), DP(src), n))
+FAKE_PT(cuMemcpyHtoD_v2_ptds, (CUdeviceptr dst, const void *src, size_t n), NULL,
+        memmove(DP(dst), src, n))
+FAKE_PT(cuMemcpyHtoDAsync_v2_ptsz, (CUdeviceptr dst, const void *src, size_t n, CUstream s), s,
+        memmove(DP(dst), src, n))
+FAKE_PT(cuMemcpyDtoD_v2_ptds, (CUdeviceptr dst, CUdeviceptr src, size_t n), NULL,
+        memmove(DP(dst), DP(src), n))
+FAKE_PT(cuMemcpyDtoDAsync_v2_ptsz, (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), s,
+        memmove(DP(dst), DP(src), n))
+FAKE_PT(cuMemsetD8_v2_ptds, (CUdeviceptr dst, unsigned char v, size_t n), NULL, memset(DP(dst), v, n))
+FAKE_PT(cuMemsetD32_v2_ptds, (CUdeviceptr dst, unsigned int v, size_t n), NULL, fake_set32(dst, v, n))
+FAKE_PT(cuMemsetD8Async_ptsz, (CUdeviceptr dst, unsigned char v, size_t n, CUstream s), s,
+        memset(DP(dst), v, n))
+FAKE_PT(cuMemsetD32Async_ptsz, (CUdeviceptr dst, unsigned int v, size_t n, CUstream s), s,
+        fake_set32(dst, v, n))
 CUresult cuStreamSynchronize(CUstream s)
 {
     (void)s;

@@ -389,3 +389,39 @@ cudaError_t cudaMemsetAsync(void *p, int v, size_t n, cudaStream_t s)
     memset(p, v, n);
     return cudaSuccess;
 }
+
+/* Per-thread default stream twins (nvcc --default-stream per-thread): the same copies and
+ * memsets, each recorded as "<name> stream=<s>" so that tests see which entry point ran.
+ * They do the work themselves: a call to the plain name would go through the shim's hook. */
+cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind);
+cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind)
+{
+    (void)kind;
+    fake_record("cudaMemcpy_ptds stream=%p", NULL);
+    memmove(dst, src, n);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                 cudaStream_t s);
+cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                 cudaStream_t s)
+{
+    (void)kind;
+    fake_record("cudaMemcpyAsync_ptsz stream=%p", (void *)s);
+    memmove(dst, src, n);
+    return cudaSuccess;
+}
+cudaError_t cudaMemset_ptds(void *p, int v, size_t n);
+cudaError_t cudaMemset_ptds(void *p, int v, size_t n)
+{
+    fake_record("cudaMemset_ptds stream=%p", NULL);
+    memset(p, v, n);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync_ptsz(void *p, int v, size_t n, cudaStream_t s);
+cudaError_t cudaMemsetAsync_ptsz(void *p, int v, size_t n, cudaStream_t s)
+{
+    fake_record("cudaMemsetAsync_ptsz stream=%p", (void *)s);
+    memset(p, v, n);
+    return cudaSuccess;
+}

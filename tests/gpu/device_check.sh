@@ -128,7 +128,7 @@ if [ -f "$B/conv_check.py" ]; then
 fi
 
 # ---- 5. hash mode (issue 8), when built -------------------------------------------------
-if [ -f "$REPO/shim/hash/hash.c" ]; then
+if [ -f "$REPO/shim/hash/hash_trace.c" ]; then
     for i in 1 2; do
         DETSHIM_MODE=log DETSHIM_HASH=1 DETSHIM_LOG="$OUT/hash$i-%p.jsonl" LD_PRELOAD="$SHIM" \
             "$PY" "$MINI" --steps 3 > "$OUT/hash$i.out" 2> "$OUT/hash$i.err"

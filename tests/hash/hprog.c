@@ -11,6 +11,9 @@
  *   hprog odd       odd sizes at unaligned addresses: 13 bytes uploaded to d_x + 1, copied
  *                   to d_y + 3, 11 bytes set at d_w + 5
  *   hprog bench N KIB   N launches of a kernel reaching one KIB-KiB buffer, timed
+ *   hprog pt        the per-thread default stream twins (_ptds, _ptsz) of the hooked copies
+ *                   and memsets, each once (t_ptds.sh lists them), then one on a created
+ *                   stream and one plain memset
  * Every step is its own exported function, so stacks name it. Prints a checksum. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,24 @@ cudaError_t __cudaLaunchKernel(cudaKernel_t kernel, dim3 g, dim3 b, void **args,
                                cudaStream_t s);
 int fake_rt_kernel_define(const void *stub, void (*body)(void **), int nparams, const size_t *sizes);
 int fake_drv_kernel_define(const char *name, void (*body)(void **), int nparams, const size_t *sizes);
+
+/* per-thread default stream entry points (what the headers' macros name under
+ * --default-stream per-thread) */
+cudaError_t cudaMemcpy_ptds(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                                 cudaStream_t s);
+cudaError_t cudaMemset_ptds(void *p, int v, size_t n);
+cudaError_t cudaMemsetAsync_ptsz(void *p, int v, size_t n, cudaStream_t s);
+CUresult cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n);
+CUresult cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
+CUresult cuMemcpyHtoD_v2_ptds(CUdeviceptr dst, const void *src, size_t n);
+CUresult cuMemcpyHtoDAsync_v2_ptsz(CUdeviceptr dst, const void *src, size_t n, CUstream s);
+CUresult cuMemcpyDtoD_v2_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n);
+CUresult cuMemcpyDtoDAsync_v2_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s);
+CUresult cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char v, size_t n);
+CUresult cuMemsetD32_v2_ptds(CUdeviceptr dst, unsigned int v, size_t n);
+CUresult cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char v, size_t n, CUstream s);
+CUresult cuMemsetD32Async_ptsz(CUdeviceptr dst, unsigned int v, size_t n, CUstream s);
 
 #define NOINL __attribute__((noinline, visibility("default")))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
@@ -222,6 +243,37 @@ NOINL int step_odd(void)
     return r;
 }
 
+/* Every twin once: uploads of 0..N-1 (uint32), device copies of it, memsets of 64 bytes. */
+NOINL int step_pt(void)
+{
+    static unsigned host[N];
+    for (int i = 0; i < N; i++) host[i] = (unsigned)i;
+    CUdeviceptr x = (CUdeviceptr)(uintptr_t)d_x, y = (CUdeviceptr)(uintptr_t)d_y,
+                v = (CUdeviceptr)(uintptr_t)d_v, w = (CUdeviceptr)(uintptr_t)d_w;
+    cudaStream_t s1 = NULL;
+    int r = cudaStreamCreate(&s1);
+    r |= cudaMemcpy_ptds(d_x, host, sizeof host, cudaMemcpyHostToDevice);
+    r |= cudaMemcpyAsync_ptsz(d_y, d_x, sizeof host, cudaMemcpyDeviceToDevice, NULL);
+    r |= cudaMemset_ptds(d_w, 0x11, 64);
+    r |= cudaMemsetAsync_ptsz(d_w, 0x22, 64, NULL);
+    r |= cuMemcpy_ptds(v, x, sizeof host);
+    r |= cuMemcpyAsync_ptsz(v, x, sizeof host, NULL);
+    r |= cuMemcpyHtoD_v2_ptds(x, host, sizeof host);
+    r |= cuMemcpyHtoDAsync_v2_ptsz(x, host, sizeof host, NULL);
+    r |= cuMemcpyDtoD_v2_ptds(y, x, sizeof host);
+    r |= cuMemcpyDtoDAsync_v2_ptsz(y, x, sizeof host, NULL);
+    r |= cuMemsetD8_v2_ptds(w, 0x33, 64);
+    r |= cuMemsetD32_v2_ptds(w, 0x01020304u, 16);
+    r |= cuMemsetD8Async_ptsz(w, 0x44, 64, NULL);
+    r |= cuMemsetD32Async_ptsz(w, 0x05060708u, 16, NULL);
+    r |= cuMemsetD8Async_ptsz(w, 0x55, 64, (CUstream)s1); /* a stream of its own: kept */
+    r |= cudaMemset(d_w, 0x66, 64);                       /* plain: the legacy stream */
+    KEEP_FRAME();
+    printf("hprog pt status=%d stream=%p\n", r, (void *)s1);
+    cudaStreamDestroy(s1);
+    return r;
+}
+
 static int bench(long n, long kib)
 {
     unsigned *buf;
@@ -246,6 +298,7 @@ int main(int argc, char **argv)
     setup();
     if (!strcmp(mode, "bench")) return bench(argc > 2 ? atol(argv[2]) : 1000, argc > 3 ? atol(argv[3]) : 0);
     if (!strcmp(mode, "odd")) return step_odd() ? 1 : 0;
+    if (!strcmp(mode, "pt")) return step_pt() ? 1 : 0;
     int bad = 0;
     if (!strcmp(mode, "fork")) {
         bad |= step_fill();

@@ -53,6 +53,7 @@ static void drv_hl(struct ds_hlaunch *h, enum ds_hook hook, CUfunction f, unsign
     bool ptsz = hook == DS_HOOK_cuLaunchKernel_ptsz || hook == DS_HOOK_cuLaunchKernelEx_ptsz ||
                 hook == DS_HOOK_cuLaunchCooperativeKernel_ptsz;
     *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_DRV, .fn = (const void *)f,
+                             .name = ds_kernel_name(DS_KK_DRV, (const void *)f),
                              .params = params, .extra = extra,
                              .stream = s == NULL && ptsz ? CU_STREAM_PER_THREAD : s,
                              .grid = {gx, gy, gz}, .block = {bx, by, bz}, .smem = smem};

@@ -32,7 +32,8 @@ static const dim3 no_dims = {0, 0, 0};
 static void rt_hl(struct ds_hlaunch *h, enum ds_hook hook, const void *fn, dim3 g, dim3 b,
                   size_t smem, cudaStream_t s, bool ptsz, void **args)
 {
-    *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_RT, .fn = fn, .params = args,
+    *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_RT, .fn = fn,
+                             .name = ds_kernel_name(DS_KK_RT, fn), .params = args,
                              .stream = ds_hash_rt_stream(s, ptsz), .grid = {g.x, g.y, g.z},
                              .block = {b.x, b.y, b.z}, .smem = (unsigned)smem};
 }

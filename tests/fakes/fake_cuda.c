@@ -70,6 +70,13 @@ struct CUfunc_st {
 static struct CUfunc_st fake_funcs[FAKE_FUNCS];
 static int fake_nfuncs;
 static pthread_mutex_t fake_fmu = PTHREAD_MUTEX_INITIALIZER;
+static void fake_drv_prefork(void) { pthread_mutex_lock(&fake_fmu); }
+static void fake_drv_postfork(void) { pthread_mutex_unlock(&fake_fmu); }
+/* usable in a child forked while another thread holds fake_fmu (as the real driver is) */
+__attribute__((constructor)) static void fake_drv_atfork(void)
+{
+    pthread_atfork(fake_drv_prefork, fake_drv_postfork, fake_drv_postfork);
+}
 
 CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {

@@ -296,6 +296,24 @@ cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *symbol, void **fp,
 static struct { char *p; size_t n; } fake_allocs[FAKE_ALLOCS];
 static pthread_mutex_t fake_amu = PTHREAD_MUTEX_INITIALIZER;
 
+/* A real runtime is usable in a child forked while other threads launch: so must the fake
+ * be. Without these, a child forked while another thread held fake_kmu (a launch looking up
+ * its kernel) waited on it forever (kernels_threads' fork+exec part hung 1 run in ~100). */
+static void fake_rt_prefork(void)
+{
+    pthread_mutex_lock(&fake_kmu);
+    pthread_mutex_lock(&fake_amu);
+}
+static void fake_rt_postfork(void)
+{
+    pthread_mutex_unlock(&fake_amu);
+    pthread_mutex_unlock(&fake_kmu);
+}
+__attribute__((constructor)) static void fake_rt_atfork(void)
+{
+    pthread_atfork(fake_rt_prefork, fake_rt_postfork, fake_rt_postfork);
+}
+
 static void fake_track(void *p, size_t n)
 {
     pthread_mutex_lock(&fake_amu);

@@ -25,7 +25,10 @@ fresh
 if [ -z "${DETSHIM_SANITIZED:-}" ]; then
 KPROG_FORKS=25 DETSHIM_MODE=log run_shim "$PROGS/kprog" threads 16 300 > out 2> err
 check "fork+exec during launches: every child ran and exited 0" grep -qx "forked 25 children, all exited 0" out
-P=$(for f in $(logs); do head -n1 "$f" | jq -r 'select(.cmdline|length==4)|.log'; done | head -n1)
+# the parent's log is the one whose header says not forked (a child's header carries the same
+# cmdline, and the order of the files' names follows pids, which wrap: never pick by either)
+P=$(for f in $(logs); do head -n1 "$f" | jq -r 'select(.forked==false)|.log'; done)
+check "fork+exec: exactly one log not forked (the parent's)" [ -n "$P" -a "$(echo "$P" | wc -l)" -eq 1 ]
 check "fork+exec: the parent's counts exact" \
     [ "$(q 'select(.type=="summary")|[.sites[]|select(.layer=="kernels")|.count]|@csv' "$P")" = "4800,4800,4800,4800" ]
 check "fork+exec: 26 logs (parent + 25 children), all valid" \

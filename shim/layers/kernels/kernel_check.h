@@ -74,10 +74,16 @@ static inline const struct ds_kinfo *ds_kernel_cached(enum ds_kkind kind, const 
     }
 }
 
-/* The hot check (the gates, fast.h): a kernel already classified as not flagged. */
+/* The hot check (the gates, fast.h): a kernel already classified as not flagged and found
+ * at the slot its probe starts at (most are; the others take the wrapper, whose lookup
+ * probes on). No loop: the gates run with few registers. */
 static inline bool ds_kernel_known_clean(enum ds_kkind kind, uintptr_t fn)
 {
-    const struct ds_kinfo *i = ds_kernel_cached(kind, (const void *)fn);
+    uintptr_t key = ds_kkey(kind, (const void *)fn);
+    const struct ds_ktab *t = atomic_load_explicit(&ds_ktab, memory_order_acquire);
+    const struct ds_kslot *s = &t->slot[ds_khash(key) & t->mask];
+    if (DS_UNLIKELY(atomic_load_explicit(&s->key, memory_order_acquire) != key)) return false;
+    const struct ds_kinfo *i = atomic_load_explicit(&s->info, memory_order_acquire);
     return DS_LIKELY(i != NULL) && !i->flagged;
 }
 

@@ -50,10 +50,13 @@ static inline uintptr_t ds_kkey(enum ds_kkind kind, const void *fn)
 {
     return (uintptr_t)fn ^ ((uintptr_t)kind << 62); /* user addresses stay below 2^62 */
 }
-/* The slot a key's probe starts at, before the table's mask. */
+/* The slot a key's probe starts at, before the table's mask: the product's high bits, where
+ * the multiplication has mixed every bit of the key (its middle bits alone put kernels a
+ * few bytes apart, as in one module's array, into runs of neighbouring slots). */
 static inline uint64_t ds_khash(uintptr_t key)
 {
-    return ((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 32;
+    uint64_t p = (uint64_t)key * 0x9e3779b97f4a7c15ull;
+    return (p >> 40) ^ (p >> 56);
 }
 /* The first table's slot of a key (hash mode's own tables use it as their hash). */
 static inline unsigned ds_kslot_of(uintptr_t key)

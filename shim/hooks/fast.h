@@ -7,7 +7,7 @@
 #ifndef DETSHIM_FAST_H
 #define DETSHIM_FAST_H
 #include "hash.h"
-#include "kernel_table.h"
+#include "launch.h"
 
 /* The fronts (fronts_x86_64.S; DS_ASM_FRONTS, set by the build on x86-64): the exported
  * symbol of a hot hook is a few instructions of assembly that keep the caller's arguments
@@ -33,11 +33,7 @@ DS_GATE_DECL(ds_fast_cublas_gemm)
 static inline bool ds_fast_launch(enum ds_kkind kind, uintptr_t fn)
 {
     if (DS_UNLIKELY(!ds_hash_off())) return false;
-    uintptr_t key = ds_kkey(kind, (const void *)fn);
-    const struct ds_kslot *s = &ds_kslots[ds_kslot_of(key)];
-    if (DS_UNLIKELY(atomic_load_explicit(&s->key, memory_order_acquire) != key)) return false;
-    const struct ds_kinfo *i = atomic_load_explicit(&s->info, memory_order_acquire);
-    return DS_LIKELY(i != NULL) && !i->flagged;
+    return ds_kernel_known_clean(kind, fn); /* layers/kernels/kernel_check.h */
 }
 /* fn: a host stub or cudaKernel_t (runtime), a CUfunction (driver) */
 static inline bool ds_fast_launch_rt(uintptr_t fn) { return ds_fast_launch(DS_KK_RT, fn); }

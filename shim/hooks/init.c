@@ -10,6 +10,9 @@
 #include <pthread.h>
 
 #include "detshim.h"
+#include "launch.h"
+
+extern const struct ds_kwatch ds_hash_kwatch; /* hash/hash_watch.c */
 
 extern const char detshim_abi_marker[];
 
@@ -45,6 +48,7 @@ __attribute__((constructor)) static void ds_init(void)
 {
     ds_depth++;
     ds_self_init();
+    ds_kernels_set_watch(&ds_hash_kwatch); /* before any launch can come */
     ds_config_init();
     /* Preloaded twice (a module and `detshim run`, two paths)? The first copy in the
      * global scope is the one the program binds to; a later copy only passes through,

@@ -68,6 +68,9 @@ struct CUfunc_st {
 
 #define FAKE_FUNCS 256
 static struct CUfunc_st fake_funcs[FAKE_FUNCS];
+struct fake_mod;
+static int fake_is_mod(const void *h);
+static CUfunction fake_mod_get(struct fake_mod *m, const char *name);
 static int fake_nfuncs;
 static pthread_mutex_t fake_fmu = PTHREAD_MUTEX_INITIALIZER;
 static void fake_drv_prefork(void) { pthread_mutex_lock(&fake_fmu); }
@@ -80,8 +83,13 @@ __attribute__((constructor)) static void fake_drv_atfork(void)
 
 CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
-    (void)hmod;
     if (!hfunc || !name) return CUDA_ERROR_INVALID_VALUE;
+    if (hmod && fake_is_mod(hmod)) {
+        CUfunction f = fake_mod_get((struct fake_mod *)(void *)hmod, name);
+        if (!f) return CUDA_ERROR_NOT_FOUND;
+        *hfunc = f;
+        return CUDA_SUCCESS;
+    }
     CUresult r = CUDA_SUCCESS;
     pthread_mutex_lock(&fake_fmu);
     int i;
@@ -98,11 +106,126 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
     return r;
 }
 
+/* Modules of named functions (tests/layers/kernels: many kernels, unloads). cuModuleLoadData
+ * takes an image "fake-module\n" followed by one kernel name a line; its functions live in
+ * one array. cuModuleUnload frees the module and keeps the array for the next load that
+ * fits (the most recently freed first): a kernel of the next module then has the address a
+ * kernel of the unloaded one had, as a real driver's allocator may give it. cuLibrary* do
+ * the same with a library (its kernels, CUkernel, may be launched as CUfunction). */
+struct fake_mod {
+    struct CUfunc_st *funcs;
+    size_t n, cap;
+    char *names; /* the image's text, split into names */
+    int live;
+    struct fake_mod *next;
+};
+static struct fake_mod *fake_mods;      /* every module ever made (live or not) */
+static struct fake_mod *fake_free_mods; /* arrays to reuse: not live, funcs kept */
+
 static const char *fake_func_name(CUfunction f)
 {
     for (int i = 0; i < FAKE_FUNCS; i++)
         if (f == &fake_funcs[i]) return f->name;
+    for (struct fake_mod *m = fake_mods; m; m = m->next)
+        if (m->live && f >= m->funcs && f < m->funcs + m->n) return f->name;
     return NULL;
+}
+
+static struct fake_mod *fake_mod_load(const char *image)
+{
+    const char *body = image + strlen("fake-module\n");
+    size_t n = 0;
+    for (const char *c = body; *c; c++) n += *c == '\n';
+    if (*body && body[strlen(body) - 1] != '\n') n++;
+    pthread_mutex_lock(&fake_fmu);
+    struct fake_mod *m = NULL, **pp;
+    for (pp = &fake_free_mods; *pp; pp = &(*pp)->next)
+        if ((*pp)->cap >= n) break;
+    if (*pp) {
+        m = *pp;
+        *pp = m->next;
+    } else {
+        m = calloc(1, sizeof *m);
+        if (m) m->funcs = calloc(n ? n : 1, sizeof *m->funcs), m->cap = n;
+        if (m && !m->funcs) free(m), m = NULL;
+    }
+    if (m) {
+        m->names = strdup(body);
+        m->n = 0;
+        for (char *save = NULL, *t = strtok_r(m->names, "\n", &save); t && m->n < m->cap;
+             t = strtok_r(NULL, "\n", &save))
+            m->funcs[m->n++].name = t;
+        m->live = 1;
+        m->next = fake_mods;
+        fake_mods = m;
+    }
+    pthread_mutex_unlock(&fake_fmu);
+    return m;
+}
+
+static CUresult fake_mod_unload(struct fake_mod *m)
+{
+    pthread_mutex_lock(&fake_fmu);
+    struct fake_mod **pp;
+    for (pp = &fake_mods; *pp && *pp != m; pp = &(*pp)->next) {}
+    if (!*pp || !m->live) {
+        pthread_mutex_unlock(&fake_fmu);
+        return CUDA_ERROR_INVALID_HANDLE;
+    }
+    *pp = m->next;
+    m->live = 0;
+    free(m->names);
+    m->names = NULL;
+    m->next = fake_free_mods;
+    fake_free_mods = m;
+    pthread_mutex_unlock(&fake_fmu);
+    return CUDA_SUCCESS;
+}
+
+static CUfunction fake_mod_get(struct fake_mod *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->funcs[i].name, name)) return &m->funcs[i];
+    return NULL;
+}
+
+static int fake_is_mod(const void *h)
+{
+    for (struct fake_mod *m = fake_mods; m; m = m->next)
+        if ((const void *)m == h) return m->live;
+    return 0;
+}
+
+CUresult cuModuleUnload(CUmodule hmod)
+{
+    fake_record("cuModuleUnload");
+    return fake_mod_unload((struct fake_mod *)(void *)hmod);
+}
+
+CUresult cuLibraryLoadData(CUlibrary *lib, const void *code, CUjit_option *jo, void **jv,
+                           unsigned int njo, CUlibraryOption *lo, void **lv, unsigned int nlo)
+{
+    (void)jo, (void)jv, (void)njo, (void)lo, (void)lv, (void)nlo;
+    if (!lib || !code || strncmp(code, "fake-module\n", 12) != 0) return CUDA_ERROR_INVALID_IMAGE;
+    struct fake_mod *m = fake_mod_load(code);
+    if (!m) return CUDA_ERROR_OUT_OF_MEMORY;
+    *lib = (CUlibrary)(void *)m;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLibraryGetKernel(CUkernel *k, CUlibrary lib, const char *name)
+{
+    if (!k || !name || !fake_is_mod(lib)) return CUDA_ERROR_INVALID_HANDLE;
+    CUfunction f = fake_mod_get((struct fake_mod *)(void *)lib, name);
+    if (!f) return CUDA_ERROR_NOT_FOUND;
+    *k = (CUkernel)(void *)f;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLibraryUnload(CUlibrary lib)
+{
+    fake_record("cuLibraryUnload");
+    return fake_mod_unload((struct fake_mod *)(void *)lib);
 }
 
 #ifndef FAKE_NO_FUNCGETNAME
@@ -176,6 +299,29 @@ FAKE_LAUNCH(cuLaunchKernel_ptsz)
 FAKE_LAUNCH_COOP(cuLaunchCooperativeKernel)
 FAKE_LAUNCH_COOP(cuLaunchCooperativeKernel_ptsz)
 
+/* every kernel of the list, recorded as a launch each (entry: the function's name) */
+static CUresult impl_cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *l, unsigned n,
+                                                          unsigned flags)
+{
+    (void)flags;
+    if (!l) return CUDA_ERROR_INVALID_VALUE;
+    for (unsigned i = 0; i < n; i++) {
+        fake_cur_smem = l[i].sharedMemBytes, fake_cur_stream = l[i].hStream;
+        fake_cur_params = l[i].kernelParams;
+        CUresult r = fake_drv_launch(l[i].function, l[i].gridDimX, l[i].gridDimY, l[i].gridDimZ,
+                                     l[i].blockDimX, l[i].blockDimY, l[i].blockDimZ,
+                                     "cuLaunchCooperativeKernelMultiDevice");
+        if (r != CUDA_SUCCESS) return r;
+    }
+    return CUDA_SUCCESS;
+}
+CUresult cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *l, unsigned n, unsigned flags)
+{
+    return impl_cuLaunchCooperativeKernelMultiDevice(l, n, flags);
+}
+static CUresult impl_cuModuleUnload(CUmodule m) { return cuModuleUnload(m); }
+static CUresult impl_cuLibraryUnload(CUlibrary l) { return cuLibraryUnload(l); }
+
 #define FAKE_LAUNCH_EX(name)                                                                 \
     static CUresult impl_##name(const CUlaunchConfig *c, CUfunction f, void **p, void **e)  \
     {                                                                                        \
@@ -231,6 +377,10 @@ static void *fake_lookup(const char *symbol, int ver, cuuint64_t flags)
     if (!strcmp(symbol, "cuGetProcAddress"))
         return ver >= 12000 ? (void *)fake_gpa2_self : (void *)fake_gpa1_self;
     if (!strcmp(symbol, "cuDriverGetVersion")) return (void *)fake_dgv_self;
+    if (!strcmp(symbol, "cuLaunchCooperativeKernelMultiDevice"))
+        return (void *)impl_cuLaunchCooperativeKernelMultiDevice;
+    if (!strcmp(symbol, "cuModuleUnload")) return (void *)impl_cuModuleUnload;
+    if (!strcmp(symbol, "cuLibraryUnload")) return (void *)impl_cuLibraryUnload;
     return NULL;
 }
 
@@ -475,6 +625,12 @@ CUresult cuModuleLoadData(CUmodule *m, const void *image)
 {
     const char *no = getenv("FAKE_NO_MODULE");
     if (!m || !image) return CUDA_ERROR_INVALID_VALUE;
+    if (strncmp(image, "fake-module\n", 12) == 0) {
+        struct fake_mod *fm = fake_mod_load(image);
+        if (!fm) return CUDA_ERROR_OUT_OF_MEMORY;
+        *m = (CUmodule)(void *)fm;
+        return CUDA_SUCCESS;
+    }
     if (no && *no == '1') {
         fake_record("cuModuleLoadData refused (FAKE_NO_MODULE=1)");
         return CUDA_ERROR_NO_BINARY_FOR_GPU;

@@ -1,6 +1,5 @@
-/* kernel_table.c: kernels by function pointer, their names, and what a flagged launch
- * records. The table is written once per kernel (the first launch classifies it) and
- * only read after that. */
+/* kernel_table.c: kernels' names, their classification (once per kernel: the verdict
+ * cache, kernel_cache.c, keeps the result), and what a flagged launch records. */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
@@ -9,8 +8,6 @@
 #include <string.h>
 
 #include "kernel_table.h"
-
-struct ds_kslot ds_kslots[DS_KSLOTS];
 
 static const struct ds_kinfo k_clean = {.verdict = DS_KV_CLEAN};
 static const struct ds_kinfo k_allowed = {.verdict = DS_KV_ALLOWED};
@@ -34,8 +31,7 @@ void ds_kname_put(const void *key, const char *name)
 {
     if (!key || !name || !*name) return;
     uintptr_t k = (uintptr_t)key;
-    char *copy = strdup(name);
-    if (!copy) return;
+    char *copy = NULL;
     for (unsigned i = 0, s = nslot_of(k); i < NSLOTS; i++, s = (s + 1) & (NSLOTS - 1)) {
         uintptr_t cur = atomic_load_explicit(&nslots[s].key, memory_order_acquire);
         if (cur == 0) {
@@ -43,14 +39,21 @@ void ds_kname_put(const void *key, const char *name)
             if (atomic_compare_exchange_strong(&nslots[s].key, &expected, k)) cur = k;
             else cur = expected;
         }
-        if (cur == k) {
-            /* a module loaded again at the same address: the newer name wins (the older
-             * string is kept: a reader may hold it) */
-            atomic_store_explicit(&nslots[s].name, copy, memory_order_release);
-            return;
-        }
+        if (cur != k) continue;
+        /* The same name again (every cuModuleGetFunction of a kernel comes here): nothing
+         * to keep. A racing put of the same name for a new key may still see NULL and copy
+         * once more; one copy per key and name at most. */
+        const char *old = atomic_load_explicit(&nslots[s].name, memory_order_acquire);
+        if (old && strcmp(old, name) == 0) return;
+        /* a module loaded again at the same address: the newer name wins (the older
+         * string is kept: a reader may hold it) */
+        copy = strdup(name);
+        if (!copy) return;
+        const char *expected = old;
+        if (!atomic_compare_exchange_strong(&nslots[s].name, &expected, copy))
+            free(copy); /* another thread put a name meanwhile: its name stands */
+        return;
     }
-    free(copy);
     int expected = 0;
     if (atomic_compare_exchange_strong(&nslots_full_said, &expected, 1))
         ds_notice("kernels", true,
@@ -173,7 +176,79 @@ static char *allow_hint_for(const char *pattern, const char *mangled)
     return h;
 }
 
-static const struct ds_kinfo *classify(enum ds_kkind kind, const void *fn)
+/* Flagged kernels, one ds_kinfo per mangled name for the life of the process: a kernel
+ * classified again (after an unload, or by two threads at once) gets the same one back,
+ * so memory stays bounded by the number of distinct flagged kernels. */
+struct kinfo_node {
+    struct ds_kinfo info;
+    struct kinfo_node *next;
+};
+static struct kinfo_node *flagged_list;
+static pthread_mutex_t flagged_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void kinfo_free(struct kinfo_node *n)
+{
+    if (n->info.demangled != n->info.mangled) free((char *)n->info.demangled);
+    free((char *)n->info.mangled);
+    free((char *)n->info.allow_hint);
+    free(n);
+}
+
+/* The flagged kernel's ds_kinfo: the one already made for its name, or a new one. */
+static const struct ds_kinfo *flagged_info(const char *name, char *dem, enum ds_kverdict v,
+                                           const struct ds_kdb_entry *why)
+{
+    uint64_t subject = ds_hash64(name, strlen(name), 0x6b65726e656cull);
+    pthread_mutex_lock(&flagged_mu);
+    for (struct kinfo_node *n = flagged_list; n; n = n->next) {
+        if (n->info.subject == subject && strcmp(n->info.mangled, name) == 0 &&
+            n->info.verdict == (uint8_t)v && n->info.pattern == why->pattern) {
+            pthread_mutex_unlock(&flagged_mu);
+            free(dem);
+            return &n->info;
+        }
+    }
+    pthread_mutex_unlock(&flagged_mu);
+    struct kinfo_node *n = calloc(1, sizeof *n);
+    char *mangled = strdup(name), *hint = allow_hint_for(why->pattern, name);
+    if (!n || !mangled || !hint) {
+        free(n), free(mangled), free(hint), free(dem);
+        return NULL;
+    }
+    struct ds_kinfo *k = &n->info;
+    k->flagged = true;
+    k->verdict = (uint8_t)v;
+    k->mangled = mangled;
+    k->demangled = dem ? dem : k->mangled;
+    k->reason = why->reason; /* entries live as long as the process */
+    k->advice = why->advice;
+    k->source = why->source;
+    k->pattern = why->pattern;
+    k->line = why->line;
+    k->subject = subject;
+    k->allow_hint = hint;
+    pthread_mutex_lock(&flagged_mu);
+    for (struct kinfo_node *o = flagged_list; o; o = o->next) {
+        if (o->info.subject == subject && strcmp(o->info.mangled, name) == 0 &&
+            o->info.verdict == (uint8_t)v && o->info.pattern == why->pattern) {
+            pthread_mutex_unlock(&flagged_mu);
+            kinfo_free(n); /* another thread made it meanwhile */
+            return &o->info;
+        }
+    }
+    n->next = flagged_list;
+    flagged_list = n;
+    pthread_mutex_unlock(&flagged_mu);
+    return k;
+}
+
+/* Without memory to describe a flagged kernel: still flagged, with what is static. */
+static const struct ds_kinfo k_flagged_nomem = {
+    .flagged = true, .verdict = DS_KV_DATABASE, .mangled = "?", .demangled = "?",
+    .reason = "(out of memory describing this kernel)", .source = "?", .pattern = "?",
+    .allow_hint = "?"};
+
+const struct ds_kinfo *ds_kernel_classify(enum ds_kkind kind, const void *fn)
 {
     const char *name = kind == DS_KK_RT ? name_rt(fn) : name_drv(fn);
     if (!name) {
@@ -200,58 +275,8 @@ static const struct ds_kinfo *classify(enum ds_kkind kind, const void *fn)
         free(dem);
         return v == DS_KV_ALLOWED ? &k_allowed : &k_clean;
     }
-    struct ds_kinfo *k = calloc(1, sizeof *k);
-    if (!k) {
-        free(dem);
-        return &k_clean;
-    }
-    k->flagged = true;
-    k->verdict = (uint8_t)v;
-    k->mangled = strdup(name);
-    k->demangled = dem ? dem : k->mangled;
-    k->reason = why->reason;     /* entries live as long as the process */
-    k->source = why->source;
-    k->pattern = why->pattern;
-    k->line = why->line;
-    k->subject = ds_hash64(name, strlen(name), 0x6b65726e656cull);
-    k->allow_hint = allow_hint_for(why->pattern, name);
-    if (!k->mangled) k->mangled = k->demangled = "?";
-    if (!k->allow_hint) k->allow_hint = "?";
-    return k;
-}
-
-static _Atomic int table_full_said;
-
-const struct ds_kinfo *ds_kernel_lookup_slow(enum ds_kkind kind, const void *fn)
-{
-    uintptr_t key = ds_kkey(kind, fn);
-    for (unsigned i = 0, s = ds_kslot_of(key); i < DS_KSLOTS; i++, s = (s + 1) & (DS_KSLOTS - 1)) {
-        struct ds_kslot *slot = &ds_kslots[s];
-        uintptr_t cur = atomic_load_explicit(&slot->key, memory_order_acquire);
-        if (cur == 0) {
-            uintptr_t expected = 0;
-            if (atomic_compare_exchange_strong(&slot->key, &expected, key)) {
-                const struct ds_kinfo *info = classify(kind, fn);
-                atomic_store_explicit(&slot->info, info, memory_order_release);
-                return info;
-            }
-            cur = expected;
-        }
-        if (cur != key) continue;
-        /* another thread is classifying this kernel right now: wait for it */
-        for (long n = 0;; n++) {
-            const struct ds_kinfo *info = atomic_load_explicit(&slot->info, memory_order_acquire);
-            if (info) return info;
-            if (n > 20000000) return classify(kind, fn); /* never wedge a launch */
-            if (n > 1000) sched_yield();
-        }
-    }
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&table_full_said, &expected, 1))
-        ds_notice("kernels", true,
-                  "more than %d distinct kernels launched: further new kernels are not "
-                  "classified", DS_KSLOTS);
-    return &k_unnamed;
+    const struct ds_kinfo *k = flagged_info(name, dem, v, why);
+    return k ? k : &k_flagged_nomem;
 }
 
 /* ---- a flagged launch ------------------------------------------------------------------ */
@@ -275,6 +300,7 @@ static void extra(struct jbuf *jb, void *argp)
         jb_arr_end(jb);
     }
     jb_str(jb, "reason", k->reason);
+    if (k->advice) jb_str(jb, "advice", k->advice);
     jb_str(jb, "reason_source", k->source);
     if (k->line > 0) jb_int(jb, "reason_line", k->line);
     jb_str(jb, "pattern", k->pattern);
@@ -284,7 +310,13 @@ static void extra(struct jbuf *jb, void *argp)
 
 static pthread_mutex_t render_mu = PTHREAD_MUTEX_INITIALIZER;
 /* a fork child has only the forking thread: a lock another thread held is free again */
-void ds_kernel_table_atfork_child(void) { pthread_mutex_init(&render_mu, NULL); }
+void ds_kernel_cache_atfork_child(void);
+void ds_kernel_table_atfork_child(void)
+{
+    pthread_mutex_init(&render_mu, NULL);
+    pthread_mutex_init(&flagged_mu, NULL);
+    ds_kernel_cache_atfork_child();
+}
 
 bool ds_kernel_flagged_launch(const struct ds_kinfo *k, const struct ds_klaunch *l)
 {
@@ -297,17 +329,21 @@ bool ds_kernel_flagged_launch(const struct ds_kinfo *k, const struct ds_klaunch 
     switch (ds_cfg.mode) {
     case DS_MODE_STRICT: tail = "strict mode refused the launch: it did not run"; break;
     case DS_MODE_ENFORCE:
-        tail = "enforce mode cannot rewrite a kernel: it ran unchanged (make the program avoid "
-               "it, e.g. torch.use_deterministic_algorithms(True), or run strict mode to stop "
-               "at it)";
+        tail = k->advice ? "enforce mode cannot rewrite a kernel: it ran unchanged"
+                         : "enforce mode cannot rewrite a kernel: it ran unchanged (make the "
+                           "program avoid it, e.g. torch.use_deterministic_algorithms(True), or "
+                           "run strict mode to stop at it)";
         break;
     default: tail = "log mode changes nothing: it ran"; break;
     }
-    size_t need = strlen(k->demangled) + strlen(by) + strlen(tail) + 160;
+    /* the database's advice, where it has one, says what to do instead */
+    const char *adv = k->advice ? k->advice : "";
+    size_t need = strlen(k->demangled) + strlen(by) + strlen(tail) + strlen(adv) + 160;
     char *detail = malloc(need);
     if (detail) {
-        snprintf(detail, need, "nondeterministic kernel %s (listed by %s)%s%s; %s", k->demangled,
-                 by, strict ? ", returned " : "", strict ? l->refusal : "", tail);
+        snprintf(detail, need, "nondeterministic kernel %s (listed by %s)%s%s; %s%s%s",
+                 k->demangled, by, strict ? ", returned " : "", strict ? l->refusal : "", tail,
+                 *adv ? "; " : "", adv);
     }
     struct extra_arg a = {k, l};
     /* First sightings are rare; rendering them one at a time keeps the core's lazily
@@ -315,12 +351,12 @@ bool ds_kernel_flagged_launch(const struct ds_kinfo *k, const struct ds_klaunch 
     pthread_mutex_lock(&render_mu);
     ds_event_log(&ev, detail ? detail : "nondeterministic kernel", extra, &a);
     if (strict) {
-        size_t wn = strlen(k->demangled) + strlen(k->reason) + 64;
+        size_t wn = strlen(k->demangled) + strlen(k->reason) + strlen(adv) + 64;
         size_t hn = strlen(k->allow_hint) + 32;
         char *what = malloc(wn), *allow = malloc(hn);
         if (what && allow) {
-            snprintf(what, wn, "the launch of kernel %s, which is nondeterministic: %s",
-                     k->demangled, k->reason);
+            snprintf(what, wn, "the launch of kernel %s, which is nondeterministic: %s%s%s",
+                     k->demangled, k->reason, *adv ? "; " : "", adv);
             snprintf(allow, hn, "DETSHIM_ALLOW='%s'", k->allow_hint);
             ds_refuse(&ev, what, allow);
         }

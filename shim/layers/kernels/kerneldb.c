@@ -61,8 +61,8 @@ static bool is_literal(const char *p)
     return strpbrk(p, "*?[\\") == NULL;
 }
 
-static bool add(struct ds_kdb *db, const char *pattern, const char *reason, const char *source,
-                int line)
+static bool add(struct ds_kdb *db, const char *pattern, const char *reason, const char *advice,
+                const char *source, int line)
 {
     if (db->n == db->cap) {
         size_t cap = db->cap ? db->cap * 2 : 64;
@@ -71,7 +71,7 @@ static bool add(struct ds_kdb *db, const char *pattern, const char *reason, cons
         db->e = e;
         db->cap = cap;
     }
-    db->e[db->n++] = (struct ds_kdb_entry){pattern, reason, source, line, is_literal(pattern)};
+    db->e[db->n++] = (struct ds_kdb_entry){pattern, reason, source, line, is_literal(pattern), advice};
     return true;
 }
 
@@ -118,6 +118,7 @@ int ds_kdb_parse(struct ds_kdb *db, const char *text, size_t len, const char *so
         return 1;
     }
     int bad = 0, lineno = 0;
+    const char *advice = NULL; /* set by a "#!advice" line for the entries after it */
     char *p = buf, *end = buf + len;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -128,6 +129,16 @@ int ds_kdb_parse(struct ds_kdb *db, const char *text, size_t len, const char *so
         size_t n = (size_t)(q - p);
         size_t i = 0;
         while (i < n && blank(p[i])) i++;
+        if (i < n && (size_t)(n - i) >= 8 && memcmp(p + i, "#!advice", 8) == 0 &&
+            (n - i == 8 || blank(p[i + 8]))) {
+            size_t a = i + 8, z = n;
+            while (a < z && blank(p[a])) a++;
+            while (z > a && blank(p[z - 1])) z--;
+            p[z] = 0;
+            advice = z > a ? p + a : NULL;
+            p = eol + 1;
+            continue;
+        }
         if (i == n || p[i] == '#') {
             p = eol + 1;
             continue;
@@ -145,7 +156,7 @@ int ds_kdb_parse(struct ds_kdb *db, const char *text, size_t len, const char *so
             p[r] = 0;
             char *reason = p + tab + 1;
             while (blank(*reason)) reason++;
-            if (!add(db, p, reason, src, lineno)) {
+            if (!add(db, p, reason, advice, src, lineno)) {
                 report(err, arg, "kernel database %s: out of memory at line %d; the rest is not loaded",
                        source, lineno);
                 return bad + 1;
@@ -226,7 +237,7 @@ int ds_kdb_add_patterns(struct ds_kdb *db, const char *list, const char *source)
                      (int)(e - b > 400 ? 400 : e - b), list + b);
             char *r = keep_str(db, reason, strlen(reason));
             const char *src = keep_str(db, source, strlen(source));
-            if (pat && r && src && add(db, pat, r, src, 0)) added++;
+            if (pat && r && src && add(db, pat, r, NULL, src, 0)) added++;
         }
         i++;
     }

@@ -6,9 +6,12 @@
  *   3. user patterns: DETSHIM_DENY adds kernels, DETSHIM_ALLOW removes them (allow wins
  *      over everything, so it is the one escape hatch strict mode points to).
  * Database format (one entry a line): `pattern<TAB>reason`; lines starting with '#' and
- * blank lines are ignored. A pattern is an fnmatch(3) glob (flags 0) matched against both
- * the mangled and the demangled kernel name. A malformed line or an unreadable file gives
- * one message naming the file and the line; everything else is still loaded. */
+ * blank lines are ignored, except a line `#!advice TEXT`: TEXT says what to do about the
+ * kernels of the entries after it (their events' "advice"), up to the next `#!advice` line
+ * (`#!advice` alone: none); to other readers it is a comment. A pattern is an fnmatch(3)
+ * glob (flags 0) matched against both the mangled and the demangled kernel name. A
+ * malformed line or an unreadable file gives one message naming the file and the line;
+ * everything else is still loaded. */
 #ifndef DETSHIM_KERNELDB_H
 #define DETSHIM_KERNELDB_H
 #include <stdbool.h>
@@ -22,6 +25,7 @@ struct ds_kdb_entry {
     const char *source; /* "built-in kernels.db", a file path, "DETSHIM_DENY", "DETSHIM_ALLOW" */
     int line;           /* line in a database file; 0 for user patterns */
     bool literal;       /* no glob character: plain string comparison */
+    const char *advice; /* what to do instead ("#!advice" in a database file), or NULL */
 };
 
 struct ds_kdb {

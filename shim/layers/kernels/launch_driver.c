@@ -13,7 +13,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "fast.h"
+#include "hooks.h"
+#include "launch.h"
 
 typedef CUresult (*launch_fn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                               unsigned, unsigned, CUstream, void **, void **);
@@ -21,6 +22,8 @@ typedef CUresult (*launch_ex_fn)(const CUlaunchConfig *, CUfunction, void **, vo
 typedef CUresult (*launch_coop_fn)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                                    unsigned, unsigned, CUstream, void **);
 typedef CUresult (*graph_fn)(CUgraphExec, CUstream);
+typedef CUresult (*multi_fn)(CUDA_LAUNCH_PARAMS *, unsigned, unsigned);
+typedef CUresult (*unload_fn)(void *); /* cuModuleUnload, cuLibraryUnload */
 typedef CUresult (*gpa1_fn)(const char *, void **, int, cuuint64_t);
 typedef CUresult (*gpa2_fn)(const char *, void **, int, cuuint64_t,
                             CUdriverProcAddressQueryResult *);
@@ -45,28 +48,29 @@ static bool drv_check(const struct ds_kinfo *k, enum ds_hook hook, enum ds_hook 
             return CUDA_ERROR_NOT_PERMITTED;                                              \
     } while (0)
 
-/* Hash mode (hash.c): digests around the launch; off, one load and a branch. */
-static void drv_hl(struct ds_hlaunch *h, enum ds_hook hook, CUfunction f, unsigned gx,
-                   unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned smem,
-                   CUstream s, void **params, void **extra)
+/* A watch (hash mode) around the launch; none, one load and a branch. */
+static void drv_watched(struct ds_kwatched *w, enum ds_hook hook, CUfunction f, unsigned gx,
+                        unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned smem, CUstream s, void **params, void **extra)
 {
     bool ptsz = hook == DS_HOOK_cuLaunchKernel_ptsz || hook == DS_HOOK_cuLaunchKernelEx_ptsz ||
                 hook == DS_HOOK_cuLaunchCooperativeKernel_ptsz;
-    *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_DRV, .fn = (const void *)f,
-                             .name = ds_kernel_name(DS_KK_DRV, (const void *)f),
-                             .params = params, .extra = extra,
-                             .stream = s == NULL && ptsz ? CU_STREAM_PER_THREAD : s,
-                             .grid = {gx, gy, gz}, .block = {bx, by, bz}, .smem = smem};
+    *w = (struct ds_kwatched){.hook = hook, .kind = DS_KK_DRV, .fn = (const void *)f,
+                              .name = ds_kernel_name(DS_KK_DRV, (const void *)f),
+                              .params = params, .extra = extra, .stream = (void *)s,
+                              .ptsz = ptsz, .grid = {gx, gy, gz}, .block = {bx, by, bz},
+                              .smem = smem};
 }
-#define DRV_LAUNCH(call, ...)                   \
-    do {                                        \
-        if (DS_LIKELY(!ds_hash_on())) return call; \
-        struct ds_hlaunch h_;                   \
-        drv_hl(&h_, __VA_ARGS__);               \
-        ds_hash_launch_pre(&h_);                \
-        CUresult st_ = call;                    \
-        ds_hash_launch_post(&h_, (int)st_);     \
-        return st_;                             \
+#define DRV_LAUNCH(call, ...)                             \
+    do {                                                  \
+        const struct ds_kwatch *w_ = ds_kwatch_now();     \
+        if (DS_LIKELY(w_ == NULL)) return call;           \
+        struct ds_kwatched v_;                            \
+        drv_watched(&v_, __VA_ARGS__);                    \
+        void *ws_ = w_->pre(&v_);                         \
+        CUresult st_ = call;                              \
+        w_->post(ws_, (int)st_);                          \
+        return st_;                                       \
     } while (0)
 
 static inline __attribute__((always_inline)) CUresult launch(enum ds_hook hook, enum ds_hook via, launch_fn real, CUfunction f,
@@ -99,6 +103,25 @@ static inline __attribute__((always_inline)) CUresult launch_coop(enum ds_hook h
     DRV_GATE(hook, via, f, gx, gy, gz, bx, by, bz);
     DRV_LAUNCH(real(f, gx, gy, gz, bx, by, bz, smem, s, params), hook, f, gx, gy, gz, bx, by, bz,
                smem, s, params, NULL);
+}
+
+/* cuLaunchCooperativeKernelMultiDevice (deprecated, still exported by CUDA 13's libcuda):
+ * every kernel of the list is checked and recorded; in strict mode one flagged kernel
+ * refuses the whole launch (it is one launch across the devices). Not watched by hash mode. */
+static CUresult launch_multi(enum ds_hook hook, enum ds_hook via, multi_fn real,
+                             CUDA_LAUNCH_PARAMS *list, unsigned n, unsigned flags)
+{
+    bool refuse = false;
+    for (unsigned i = 0; list && i < n; i++) {
+        const CUDA_LAUNCH_PARAMS *p = &list[i];
+        const struct ds_kinfo *k = ds_kernel_lookup(DS_KK_DRV, (const void *)p->function);
+        if (DS_UNLIKELY(k->flagged) && drv_check(k, hook, via, p->gridDimX, p->gridDimY,
+                                                  p->gridDimZ, p->blockDimX, p->blockDimY,
+                                                  p->blockDimZ))
+            refuse = true;
+    }
+    if (refuse) return CUDA_ERROR_NOT_PERMITTED;
+    return real(list, n, flags);
 }
 
 /* ---- the hooked symbols ------------------------------------------------------------------ */
@@ -165,6 +188,31 @@ CUresult ds_policy_cuGraphLaunch_ptsz(CUgraphExec g, CUstream s)
     return DS_REAL(cuGraphLaunch_ptsz)(g, s);
 }
 
+CUresult ds_policy_cuLaunchCooperativeKernelMultiDevice(CUDA_LAUNCH_PARAMS *launchParamsList,
+                                                        unsigned int numDevices,
+                                                        unsigned int flags)
+{
+    return launch_multi(DS_HOOK_cuLaunchCooperativeKernelMultiDevice, NOVIA,
+                        DS_REAL(cuLaunchCooperativeKernelMultiDevice), launchParamsList,
+                        numDevices, flags);
+}
+
+/* Unloads: the kernels' addresses may be reused by kernels loaded later, so every cached
+ * verdict is dropped once the driver has freed them (ds_kernels_forget). */
+CUresult ds_policy_cuModuleUnload(CUmodule hmod)
+{
+    CUresult st = DS_REAL(cuModuleUnload)(hmod);
+    if (st == CUDA_SUCCESS) ds_kernels_forget();
+    return st;
+}
+
+CUresult ds_policy_cuLibraryUnload(CUlibrary library)
+{
+    CUresult st = DS_REAL(cuLibraryUnload)(library);
+    if (st == CUDA_SUCCESS) ds_kernels_forget();
+    return st;
+}
+
 CUresult ds_policy_cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 {
     CUresult st = DS_REAL(cuModuleGetFunction)(hfunc, hmod, name);
@@ -196,7 +244,7 @@ CUresult ds_policy_cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaV
 }
 
 /* ---- trampolines ------------------------------------------------------------------------- */
-enum tkind { TK_LAUNCH, TK_EX, TK_COOP, TK_GRAPH, TK_GPA1, TK_GPA2, TK_COUNT };
+enum tkind { TK_LAUNCH, TK_EX, TK_COOP, TK_GRAPH, TK_GPA1, TK_GPA2, TK_MULTI, TK_UNLOAD, TK_COUNT };
 
 #define TSLOTS 32 /* per kind: (pointer, variant, getter) combinations */
 static struct tslot pools[TK_COUNT][TSLOTS];
@@ -240,6 +288,23 @@ static CUresult t_coop(struct tslot *s, launch_coop_fn real, CUfunction f, unsig
     ds_enter(s->hook); /* the call is counted here when the check said no */
     CUresult r = launch_coop(s->hook, s->via, real, f, gx, gy, gz, bx, by, bz, smem, st, params);
     ds_leave();
+    return r;
+}
+
+static CUresult t_multi(struct tslot *s, CUDA_LAUNCH_PARAMS *list, unsigned n, unsigned flags)
+{
+    TRAMP_ENTER(s, multi_fn, real);
+    CUresult r = direct_ ? real(list, n, flags) : launch_multi(s->hook, s->via, real, list, n, flags);
+    TRAMP_LEAVE();
+    return r;
+}
+
+static CUresult t_unload(struct tslot *s, void *handle)
+{
+    TRAMP_ENTER(s, unload_fn, real);
+    CUresult r = real(handle);
+    if (r == CUDA_SUCCESS) ds_kernels_forget(); /* whatever the layer's state: a cache fact */
+    TRAMP_LEAVE();
     return r;
 }
 
@@ -314,6 +379,19 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
     __attribute__((visibility("hidden"))) void ds_tc_##i(void);
 #define TR_LAUNCH_ADDR(i) (void *)ds_tl_##i, (void *)ds_te_##i, (void *)ds_tc_##i
 #else
+/* The C fronts' check (the assembly fronts ask hooks/gates.c): true means call the target
+ * straight away (the shim is on the stack, the layer is off, or the kernel is clean and no
+ * watch is active; counted in the last case). */
+static inline bool tramp_direct(const struct tslot *s, uintptr_t f)
+{
+    if (ds_in_shim() || !ds_layer_active(DS_LAYER_KERNELS)) return true;
+    if (DS_LIKELY(ds_log_is_settled() && ds_kernel_known_clean(DS_KK_DRV, f) &&
+                  ds_kwatch_now() == NULL)) {
+        ds_count_only(s->hook);
+        return true;
+    }
+    return false;
+}
 #define TR_LAUNCHERS(i)                                                                      \
     static CUresult tl_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
                            unsigned by, unsigned bz, unsigned smem, CUstream st, void **p,   \
@@ -321,7 +399,7 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
     {                                                                                        \
         struct tslot *s = &pools[TK_LAUNCH][i];                                              \
         launch_fn real = (launch_fn)atomic_load_explicit(&s->target, memory_order_acquire);  \
-        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f)))                                     \
+        if (DS_LIKELY(tramp_direct(s, (uintptr_t)f)))                                     \
             return real(f, gx, gy, gz, bx, by, bz, smem, st, p, e);                          \
         return tls_##i(f, gx, gy, gz, bx, by, bz, smem, st, p, e);                           \
     }                                                                                        \
@@ -329,7 +407,7 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
     {                                                                                        \
         struct tslot *s = &pools[TK_EX][i];                                                  \
         launch_ex_fn real = (launch_ex_fn)atomic_load_explicit(&s->target, memory_order_acquire); \
-        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f))) return real(c, f, p, e);            \
+        if (DS_LIKELY(tramp_direct(s, (uintptr_t)f))) return real(c, f, p, e);            \
         return tes_##i(c, f, p, e);                                                          \
     }                                                                                        \
     static CUresult tc_##i(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, \
@@ -338,7 +416,7 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
         struct tslot *s = &pools[TK_COOP][i];                                                \
         launch_coop_fn real =                                                                \
             (launch_coop_fn)atomic_load_explicit(&s->target, memory_order_acquire);          \
-        if (DS_LIKELY(ds_tramp_direct(s, (uintptr_t)f)))                                     \
+        if (DS_LIKELY(tramp_direct(s, (uintptr_t)f)))                                     \
             return real(f, gx, gy, gz, bx, by, bz, smem, st, p);                             \
         return tcs_##i(f, gx, gy, gz, bx, by, bz, smem, st, p);                              \
     }
@@ -359,6 +437,14 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
                            CUdriverProcAddressQueryResult *q)                                \
     {                                                                                        \
         return t_gpa2(&pools[TK_GPA2][i], sym, pfn, v, fl, q);                               \
+    }                                                                                        \
+    static CUresult tm_##i(CUDA_LAUNCH_PARAMS *l, unsigned n, unsigned fl)                  \
+    {                                                                                        \
+        return t_multi(&pools[TK_MULTI][i], l, n, fl);                                       \
+    }                                                                                        \
+    static CUresult tu_##i(void *h)                                                          \
+    {                                                                                        \
+        return t_unload(&pools[TK_UNLOAD][i], h);                                            \
     }
 #define TR_ALL(M)                                                                  \
     M(0) M(1) M(2) M(3) M(4) M(5) M(6) M(7) M(8) M(9) M(10) M(11) M(12) M(13) M(14) M(15) \
@@ -366,7 +452,8 @@ _Static_assert(sizeof(struct ds_tdesc) == 16 && TSLOTS == 32 && TK_LAUNCH == 0 &
     M(30) M(31)
 TR_ALL(TR_DEFS)
 
-#define TR_ROW(i) {TR_LAUNCH_ADDR(i), (void *)tg_##i, (void *)t1_##i, (void *)t2_##i},
+#define TR_ROW(i) \
+    {TR_LAUNCH_ADDR(i), (void *)tg_##i, (void *)t1_##i, (void *)t2_##i, (void *)tm_##i, (void *)tu_##i},
 static void *const tramps[TSLOTS][TK_COUNT] = {TR_ALL(TR_ROW)};
 #ifdef DS_ASM_FRONTS
 #define TR_DESC_L(i) {&pools[TK_LAUNCH][i], (void *)tls_##i},
@@ -389,6 +476,11 @@ static const struct {
     {"cuLaunchCooperativeKernel", TK_COOP, DS_HOOK_cuLaunchCooperativeKernel,
      DS_HOOK_cuLaunchCooperativeKernel_ptsz},
     {"cuGraphLaunch", TK_GRAPH, DS_HOOK_cuGraphLaunch, DS_HOOK_cuGraphLaunch_ptsz},
+    /* no per-thread variants: the same hook either way */
+    {"cuLaunchCooperativeKernelMultiDevice", TK_MULTI, DS_HOOK_cuLaunchCooperativeKernelMultiDevice,
+     DS_HOOK_cuLaunchCooperativeKernelMultiDevice},
+    {"cuModuleUnload", TK_UNLOAD, DS_HOOK_cuModuleUnload, DS_HOOK_cuModuleUnload},
+    {"cuLibraryUnload", TK_UNLOAD, DS_HOOK_cuLibraryUnload, DS_HOOK_cuLibraryUnload},
 };
 
 static _Atomic int pool_full_said, gpa_unknown_said;

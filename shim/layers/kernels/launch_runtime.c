@@ -6,8 +6,8 @@
  * either), or, with runtimes that lack it, by what __cudaRegisterFunction and
  * __cudaGetKernel recorded. A flagged kernel is recorded (log, enforce) or refused with
  * cudaErrorNotPermitted (strict); clean kernels go straight to the runtime. */
-#include "hash.h"
-#include "kernel_table.h"
+#include "hooks.h"
+#include "launch.h"
 
 /* The refusal a stub cannot see (it drops __cudaLaunchKernel's status): reported by this
  * thread's next cudaGetLastError / cudaPeekAtLastError, as the runtime reports its own
@@ -28,24 +28,25 @@ static bool rt_check(const struct ds_kinfo *k, enum ds_hook hook, dim3 g, dim3 b
 
 static const dim3 no_dims = {0, 0, 0};
 
-/* Hash mode (hash.c): digests around the launch; off, one load and a branch. */
-static void rt_hl(struct ds_hlaunch *h, enum ds_hook hook, const void *fn, dim3 g, dim3 b,
-                  size_t smem, cudaStream_t s, bool ptsz, void **args)
+/* A watch (hash mode) around the launch; none, one load and a branch. */
+static void rt_watched(struct ds_kwatched *w, enum ds_hook hook, const void *fn, dim3 g, dim3 b,
+                       size_t smem, cudaStream_t s, bool ptsz, void **args)
 {
-    *h = (struct ds_hlaunch){.hook = hook, .kind = DS_KK_RT, .fn = fn,
-                             .name = ds_kernel_name(DS_KK_RT, fn), .params = args,
-                             .stream = ds_hash_rt_stream(s, ptsz), .grid = {g.x, g.y, g.z},
-                             .block = {b.x, b.y, b.z}, .smem = (unsigned)smem};
+    *w = (struct ds_kwatched){.hook = hook, .kind = DS_KK_RT, .fn = fn,
+                              .name = ds_kernel_name(DS_KK_RT, fn), .params = args,
+                              .stream = (void *)s, .ptsz = ptsz, .grid = {g.x, g.y, g.z},
+                              .block = {b.x, b.y, b.z}, .smem = (unsigned)smem};
 }
-#define RT_LAUNCH(hook, fn, g, b, smem, s, ptsz, args, call)                           \
-    do {                                                                               \
-        if (DS_LIKELY(!ds_hash_on())) return call;                                     \
-        struct ds_hlaunch h_;                                                          \
-        rt_hl(&h_, (hook), (const void *)(fn), (g), (b), (smem), (s), (ptsz), (args)); \
-        ds_hash_launch_pre(&h_);                                                       \
-        cudaError_t st_ = call;                                                        \
-        ds_hash_launch_post(&h_, (int)st_);                                            \
-        return st_;                                                                    \
+#define RT_LAUNCH(hook, fn, g, b, smem, s, ptsz, args, call)                              \
+    do {                                                                                  \
+        const struct ds_kwatch *w_ = ds_kwatch_now();                                     \
+        if (DS_LIKELY(w_ == NULL)) return call;                                           \
+        struct ds_kwatched v_;                                                            \
+        rt_watched(&v_, (hook), (const void *)(fn), (g), (b), (smem), (s), (ptsz), (args)); \
+        void *ws_ = w_->pre(&v_);                                                         \
+        cudaError_t st_ = call;                                                           \
+        w_->post(ws_, (int)st_);                                                          \
+        return st_;                                                                       \
     } while (0)
 
 /* The fast path of every runtime launch: a table lookup; flagged kernels only go further. */
@@ -161,6 +162,22 @@ cudaError_t ds_policy___cudaGetKernel(cudaKernel_t *kernel, const void *hostFun)
         if (n) ds_kname_put(*kernel, n);
     }
     return st;
+}
+
+/* ---- unloads: a freed kernel's address may be reused by another kernel ---------------- */
+cudaError_t ds_policy_cudaLibraryUnload(cudaLibrary_t library)
+{
+    cudaError_t st = DS_REAL(cudaLibraryUnload)(library);
+    if (st == cudaSuccess) ds_kernels_forget();
+    return st;
+}
+
+/* A shared library with device code is being unloaded (dlclose, or exit): its host stubs'
+ * addresses may later hold another library's. */
+void ds_policy___cudaUnregisterFatBinary(void **fatCubinHandle)
+{
+    DS_REAL(__cudaUnregisterFatBinary)(fatCubinHandle);
+    ds_kernels_forget();
 }
 
 /* ---- driver entry points handed out by the runtime ------------------------------------- */

@@ -18,7 +18,16 @@ check "as many kernels sites as events" \
 check "clean kernels never recorded" [ "$(grep -c -e "$K_AXPY" -e "$K_FILL" "$L")" -eq 0 ]
 check "action observed, mode log" [ "$(q 'select(.type=="event" and .layer=="kernels")|"\(.action) \(.mode)"' | sort -u)" = "observed log" ]
 check "detail: names the kernel and says nothing changed" \
-    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_FORCE"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db); log mode changes nothing: it ran"')" = true ]
+    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_INDEX"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db); log mode changes nothing: it ran"')" = true ]
+# DeePMD-kit's custom-op kernels: the database's advice (issue 16) in every event of theirs
+ADV='these kernels cannot be made deterministic from outside (no TensorFlow switch covers DeePMD-kit'"'"'s custom ops); the PyTorch backend (`dp --pt train`, or DP_BACKEND=pytorch) has deterministic paths'
+check "a DeePMD-kit kernel's events all carry the advice" \
+    [ "$(q 'select(.type=="event" and .kernel_mangled=="'"$K_FORCE"'")|.advice' | sort -u)" = "$ADV" ]
+check "... $NENTRIES of them" [ "$(q 'select(.type=="event" and .kernel_mangled=="'"$K_FORCE"'" and .advice != null)|.advice' | grep -c .)" -eq "$NENTRIES" ]
+check "... and its detail ends with it" \
+    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_FORCE"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db); log mode changes nothing: it ran; \(.advice)"')" = true ]
+check "an ATen kernel's event has no advice field" \
+    [ "$(q 'select(.type=="event" and .kernel_mangled=="'"$K_INDEX"'")|has("advice")' | sort -u)" = false ]
 check "reason from the built-in database, with the matching pattern" \
     [ "$(q 'select(.type=="event" and .symbol=="__cudaLaunchKernel" and .kernel_mangled=="'"$K_INDEX"'")|"\(.reason_source)|\(.pattern)|\(.reason|test("index_add"))|\(.allow)"')" = \
       "built-in kernels.db|*indexFuncLargeIndex*ReduceAdd*|true|*indexFuncLargeIndex*ReduceAdd*" ]

@@ -22,7 +22,10 @@ check "action blocked, mode strict" [ "$(q 'select(.type=="event" and .layer=="k
 check "repeats counted (site counts 2)" \
     [ "$(q 'select(.type=="summary")|[.sites[]|select(.layer=="kernels")|.count]|unique|@csv')" = "2" ]
 check "runtime detail names the status returned" \
-    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_FORCE"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db), returned cudaErrorNotPermitted; strict mode refused the launch: it did not run"')" = true ]
+    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_INDEX"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db), returned cudaErrorNotPermitted; strict mode refused the launch: it did not run"')" = true ]
+check "a DeePMD-kit kernel's refusal detail ends with the advice" \
+    [ "$(q 'select(.type=="event" and .symbol=="cudaLaunchKernel" and .kernel_mangled=="'"$K_FORCE"'")|.detail == "nondeterministic kernel \(.kernel) (listed by built-in kernels.db), returned cudaErrorNotPermitted; strict mode refused the launch: it did not run; \(.advice)"')" = true ]
+check "... and the stderr paragraph gives it" grep -q 'float sums in thread order; these kernels cannot be made deterministic from outside .*dp --pt train' err
 check "driver detail names the status returned" \
     has 'select(.type=="event" and .via=="cuGetProcAddress")|.detail' "returned CUDA_ERROR_NOT_PERMITTED; strict mode refused"
 check "one refusal paragraph per call site on stderr" [ "$(grep -c '^detshim: strict mode refused ' err)" -eq $((NENTRIES * 2)) ]

@@ -291,6 +291,75 @@ START_TEST(kernel_table)
 }
 END_TEST
 
+/* Past the first table's 16384 slots: every kernel classified, the table grows, lookups
+ * hit; an unload drops every verdict, and a flagged kernel classified again gets the same
+ * description back (memory stays bounded). */
+START_TEST(kernel_table_grows)
+{
+    enum { N = 50000, NF = 5 };
+    char name[64];
+    for (uintptr_t i = 0; i < N; i++) {
+        if (i < N - NF) snprintf(name, sizeof name, "clean_kernel_%u", (unsigned)i);
+        else snprintf(name, sizeof name, "_Z27force_deriv_wrt_neighbors_aIdEv_%u", (unsigned)i);
+        ds_kname_put((const void *)(0x10000000 + i * 64), name);
+    }
+    const struct ds_kinfo *last = NULL;
+    for (uintptr_t i = 0; i < N; i++) {
+        const struct ds_kinfo *k = ds_kernel_lookup(DS_KK_RT, (const void *)(0x10000000 + i * 64));
+        ck_assert_int_eq(k->flagged, i >= N - NF);
+        if (k->flagged) {
+            ck_assert_ptr_nonnull(k->advice);
+            ck_assert(strstr(k->advice, "dp --pt train") != NULL);
+        }
+        last = k;
+    }
+    size_t kernels = 0, slots = 0;
+    ds_kernel_cache_stats(&kernels, &slots);
+    ck_assert_uint_eq(kernels, N);
+    ck_assert_uint_ge(slots, 2 * N);
+    ck_assert_uint_eq(slots & (slots - 1), 0);
+    for (uintptr_t i = 0; i < N; i++)
+        ck_assert_ptr_nonnull(ds_kernel_cached(DS_KK_RT, (const void *)(0x10000000 + i * 64)));
+    ds_kernels_forget();
+    const void *lastp = (const void *)(0x10000000 + (uintptr_t)(N - 1) * 64);
+    ck_assert_ptr_null(ds_kernel_cached(DS_KK_RT, lastp));
+    ds_kernel_cache_stats(&kernels, NULL);
+    ck_assert_uint_eq(kernels, 0);
+    ck_assert_ptr_eq(ds_kernel_lookup(DS_KK_RT, lastp), last); /* the same description */
+    ck_assert_ptr_eq(ds_kernel_cached(DS_KK_RT, lastp), last);
+}
+END_TEST
+
+START_TEST(advice_lines)
+{
+    struct ds_kdb db;
+    ds_kdb_init(&db);
+    const char *t = "#!advice  use the other backend  \na\tr1\nb\tr2\n#!advice\nc\tr3\n"
+                    "#!advicex\td\n# !advice not one\nd\tr4\n";
+    ck_assert_int_eq(ds_kdb_parse(&db, t, strlen(t), "t", NULL, NULL), 0);
+    ck_assert_uint_eq(db.n, 4);
+    ck_assert_str_eq(db.e[0].advice, "use the other backend");
+    ck_assert_str_eq(db.e[1].advice, "use the other backend");
+    ck_assert_ptr_null(db.e[2].advice);
+    ck_assert_ptr_null(db.e[3].advice);
+    ds_kdb_free(&db);
+    /* the built-in database: DeePMD-kit's kernels have it, ATen's do not */
+    ds_kdb_init(&db);
+    ds_kdb_parse(&db, ds_kernels_db_builtin, ds_kernels_db_builtin_len, "b", NULL, NULL);
+    int with = 0;
+    for (size_t i = 0; i < db.n; i++) {
+        bool deepmd = strstr(db.e[i].pattern, "_deriv_wrt_neighbors_") != NULL;
+        ck_assert_int_eq(db.e[i].advice != NULL, deepmd);
+        if (deepmd) {
+            ck_assert(strstr(db.e[i].advice, "DP_BACKEND=pytorch") != NULL);
+            with++;
+        }
+    }
+    ck_assert_int_eq(with, 4);
+    ds_kdb_free(&db);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("kerneldb");
@@ -304,6 +373,8 @@ int main(void)
     tcase_add_test(tc, load_from_environment);
     tcase_add_test(tc, builtin_database);
     tcase_add_test(tc, kernel_table);
+    tcase_add_test(tc, kernel_table_grows);
+    tcase_add_test(tc, advice_lines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -2,7 +2,7 @@
 # One workspace per stream: what the fake cuBLAS ran each routine with, per stream, and
 # what the log says, in each mode.
 . "$(dirname "$0")/../../preload/lib.sh"
-unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV DETSHIM_CUBLAS_WORKSPACE_CONFIG
 val() { sed -n "s/^$1=//p" out | head -n1; }
 # the distinct workspaces the routines ran with on stream $1
 ws_on() { awk -v s="stream=$1" '/^cublas(Sgemm_v2|Dgemm_v2_64|GemmEx) / && $3 == s { print $4 }' record | sort -u | tr '\n' ' ' | sed 's/ $//'; }
@@ -54,7 +54,11 @@ fresh
 DETSHIM_CUBLAS_WORKSPACE_SIZE=0 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
 check "DETSHIM_CUBLAS_WORKSPACE_SIZE=0: no workspace installed" [ "$(grep -c '^cublasSetWorkspace_v2' record)" -eq 0 ]
 check "... and none allocated" [ "$(grep -c '^cudaMalloc' record)" -eq 0 ]
-check "... and no sharing event: the pinned CUBLAS_WORKSPACE_CONFIG makes the default pool safe" \
+check "... and the sharing of the default pool is observed (nothing exports CUBLAS_WORKSPACE_CONFIG)" \
+    [ "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" = "cublasSgemm_v2" ]
+fresh
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 DETSHIM_CUBLAS_WORKSPACE_SIZE=0 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
+check "... with DETSHIM_CUBLAS_WORKSPACE_CONFIG=1: no sharing event (the pinned :4096:8 makes the default pool safe)" \
     [ -z "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" ]
 fresh
 

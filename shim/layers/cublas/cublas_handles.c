@@ -351,12 +351,66 @@ cublasStatus_t ds_policy_cublasSetStream_v2(cublasHandle_t handle, cudaStream_t 
     atomic_store_explicit(&h->cur, pi, memory_order_relaxed);
     atomic_store_explicit(&h->ws, WS_DEFAULT, memory_order_relaxed); /* what cuBLAS just did */
     hchanged(h);
-    if (pi < 0 || !ds_enforcing()) return st;
+    /* nothing installed here: a program that sets its own workspace next (PyTorch) costs
+     * nothing; a routine that would run on the default pool gets the pair's own
+     * (cb_install_on_demand, from the routine check) */
+    return st;
+}
+
+bool cb_install_on_demand(enum ds_hook hook, struct hstate *h, cublasHandle_t handle, int pi)
+{
+    /* a handle seen on one stream only, or a safe CUBLAS_WORKSPACE_CONFIG at create (the
+     * user's own): the default pool is not shared */
+    if (!ds_enforcing() || h->env_safe || atomic_load_explicit(&h->npairs, memory_order_acquire) < 2)
+        return false;
     cb_cfg_get();
-    if (cb_cfg.ws_size == 0) return st;
-    cublasStatus_t ws_st;
-    install_own(handle, h, pi, cb_cfg.ws_size, DS_HOOK_cublasSetStream_v2, NULL, &ws_st);
-    return st; /* the program asked for a stream and got it */
+    cublasStatus_t st;
+    return cb_cfg.ws_size && install_own(handle, h, pi, cb_cfg.ws_size, hook, NULL, &st);
+}
+
+/* ---- a stream destroyed: the pairs on it give their workspaces back ------------------- */
+static void stream_gone(cudaStream_t s)
+{
+    if (!s) return; /* the legacy default stream is never destroyed */
+    pthread_mutex_lock(&slow);
+    for (unsigned i = 0; i < MAX_HANDLES; i++) {
+        struct hstate *h = &cb_handles[i];
+        uintptr_t k = atomic_load_explicit(&h->key, memory_order_relaxed);
+        if (k <= KEY_DEAD) continue;
+        int n = atomic_load_explicit(&h->npairs, memory_order_relaxed);
+        for (int j = 0; j < n; j++) {
+            struct pair *p = &h->pairs[j];
+            if (p->stream != s) continue;
+            int r = atomic_load_explicit(&p->nrec, memory_order_relaxed);
+            uintptr_t ws = atomic_load_explicit(&h->ws, memory_order_relaxed);
+            for (int q = 0; q < r; q++) {
+                if ((uintptr_t)p->rec[q].ptr == ws) {
+                    /* the handle still points at it: it must not run there again unseen */
+                    atomic_store_explicit(&h->ws, WS_DEFAULT, memory_order_relaxed);
+                    hchanged(h);
+                }
+                cb_dev_free(h->device, p->rec[q].ptr);
+            }
+            atomic_store_explicit(&p->nrec, 0, memory_order_release);
+            p->failed = false; /* a new stream at this address may get one again */
+        }
+    }
+    pthread_mutex_unlock(&slow);
+}
+
+/* After the real destroy: cudaFree waits for work still using the workspace. */
+cudaError_t ds_policy_cudaStreamDestroy(cudaStream_t stream)
+{
+    cudaError_t e = DS_REAL(cudaStreamDestroy)(stream);
+    if (e == cudaSuccess) stream_gone(stream);
+    return e;
+}
+
+CUresult ds_policy_cuStreamDestroy_v2(CUstream hStream)
+{
+    CUresult e = DS_REAL(cuStreamDestroy_v2)(hStream);
+    if (e == CUDA_SUCCESS) stream_gone((cudaStream_t)hStream);
+    return e;
 }
 
 cublasStatus_t ds_policy_cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, size_t size)

@@ -14,11 +14,14 @@
  *
  *  - tracks every handle (created through cublasCreate_v2) with its current stream and
  *    the workspace in force: cuBLAS's default pool, none, or a buffer;
- *  - enforce/strict: after each cublasSetStream_v2 (which resets the handle to the
- *    default pool) installs a workspace the shim owns for that (handle, stream) pair,
- *    allocated once with the real cudaMalloc (cuMemAlloc_v2 when libcudart is not
- *    loaded), DETSHIM_CUBLAS_WORKSPACE_SIZE bytes (32 MiB by default, NVIDIA's size for
- *    Hopper); a buffer the program sets on a second stream is replaced by the pair's own;
+ *  - enforce/strict: when a gemm-family routine would run on cuBLAS's default pool (where
+ *    cublasSetStream_v2 leaves a handle) on a handle seen on more than one stream, installs
+ *    a workspace the shim owns for that (handle, stream) pair, allocated on that first need
+ *    with the real cudaMalloc (cuMemAlloc_v2 when libcudart is not loaded),
+ *    DETSHIM_CUBLAS_WORKSPACE_SIZE bytes (32 MiB by default, NVIDIA's size for Hopper), and
+ *    freed when the stream or the handle is destroyed; a program that sets its own
+ *    workspace after each cublasSetStream (PyTorch) costs nothing; a buffer the program
+ *    sets on a second stream is replaced by the pair's own;
  *  - forces cublasSetAtomicsMode(ALLOWED) to NOT_ALLOWED (enforce and strict: it is
  *    always fixable), and, with DETSHIM_PEDANTIC_MATH=1, every math mode (and every new
  *    handle) to CUBLAS_PEDANTIC_MATH; reduced-precision math modes are recorded;
@@ -112,6 +115,9 @@ static inline struct ds_cublas_fast *cb_fast(const struct hstate *h)
 /* Lock-free: the stream a program buffer was first set for (true), or false when the buffer
  * is new (inserted with stream s when `insert`) or cannot be remembered. */
 bool cb_buf_owner(void *ws, cudaStream_t s, bool insert, uintptr_t *owner);
+/* enforce: give the pair pi, about to run a routine on cuBLAS's default pool, its own
+ * workspace (allocated on first need). False when it should not or could not. */
+bool cb_install_on_demand(enum ds_hook hook, struct hstate *h, cublasHandle_t handle, int pi);
 
 /* ---- event details -------------------------------------------------------------------- */
 struct ws_info {

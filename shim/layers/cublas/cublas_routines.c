@@ -31,6 +31,7 @@ static bool check_workspace_at(enum ds_hook hook, struct hstate *h, cublasHandle
     uintptr_t ws = atomic_load_explicit(&h->ws, memory_order_relaxed), other;
     if (ws == WS_NONE) return true;
     if (ws == WS_DEFAULT) {
+        if (cb_install_on_demand(hook, h, handle, pi)) return true;
         /* the default pool is per handle; with CUBLAS_WORKSPACE_CONFIG safe at create,
          * NVIDIA documents it as deterministic on any number of streams */
         if (h->env_safe) return true;
@@ -212,6 +213,8 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
 #define DS_R_cublasSetWorkspace_v2 NO_POLICY
 #define DS_R_cublasSetAtomicsMode NO_POLICY
 #define DS_R_cublasSetMathMode NO_POLICY
+#define DS_R_cudaStreamDestroy NO_POLICY
+#define DS_R_cuStreamDestroy_v2 NO_POLICY
 #define DS_R_cublasSgemm_v2 GEMM_POLICY
 #define DS_R_cublasSgemm_v2_64 GEMM_POLICY
 #define DS_R_cublasDgemm_v2 GEMM_POLICY

@@ -9,6 +9,10 @@
  *   cublas_prog math M [M...]   cublasSetMathMode(M) then cublasGetMathMode, for each M
  *   cublas_prog threads T       T threads, each with its own handle on two streams
  *   cublas_prog manystreams N   one handle on N streams in turn
+ *   cublas_prog torchstreams N  one handle on N streams, each with the program's own buffer
+ *                               set right after cublasSetStream (PyTorch's pattern)
+ *   cublas_prog dropstream      one handle, gemms on s1 and s2, then s1 destroyed while the
+ *                               handle lives
  *   cublas_prog handles N       N handles created and destroyed in turn (table reuse)
  *
  * With CUBLAS_PROG_SETENV=VALUE the program sets CUBLAS_WORKSPACE_CONFIG=VALUE itself
@@ -206,6 +210,35 @@ int main(int argc, char **argv)
         printf("failed=%d\n", bad);
         cublasDestroy_v2(h);
         for (int i = 0; i < n; i++) del_stream(s[i]);
+    } else if (!strcmp(cmd, "torchstreams")) {
+        cublasHandle_t h = create();
+        int bad = 0;
+        cudaStream_t s[64];
+        void *b[64];
+        if (n > 64) n = 64;
+        for (int i = 0; i < n; i++) {
+            s[i] = new_stream(i);
+            b[i] = new_buffer(1 << 16);
+            cublasSetStream_v2(h, s[i]);
+            cublasSetWorkspace_v2(h, b[i], 1 << 16);
+            bad += sgemm(h) != 0;
+        }
+        printf("failed=%d\n", bad);
+        cublasDestroy_v2(h);
+        for (int i = 0; i < n; i++) {
+            del_stream(s[i]);
+            del_buffer(b[i]);
+        }
+    } else if (!strcmp(cmd, "dropstream")) {
+        cublasHandle_t h = create();
+        cudaStream_t s1 = new_stream(1), s2 = new_stream(2);
+        printf("s1=%p\ns2=%p\n", (void *)s1, (void *)s2);
+        run_on(h, s1, "s1");
+        run_on(h, s2, "s2");
+        del_stream(s1);
+        run_on(h, s2, "s2again");
+        cublasDestroy_v2(h);
+        del_stream(s2);
     } else if (!strcmp(cmd, "args")) {
         /* cublasGemmEx (19 arguments, 13 on the stack) with a distinct value in each, n
          * times: the first call takes the layer's full check, later ones its fast way */

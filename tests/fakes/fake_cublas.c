@@ -91,6 +91,7 @@ cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, siz
 cublasStatus_t cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t mode)
 {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (getenv("FAKE_CUBLAS_FAIL_SETTERS")) return CUBLAS_STATUS_INVALID_VALUE;
     handle->atomics = mode;
     fake_record("cublasSetAtomicsMode handle=%p mode=%d", (void *)handle, (int)mode);
     return CUBLAS_STATUS_SUCCESS;
@@ -107,6 +108,7 @@ cublasStatus_t cublasGetAtomicsMode(cublasHandle_t handle, cublasAtomicsMode_t *
 cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
 {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (getenv("FAKE_CUBLAS_FAIL_SETTERS")) return CUBLAS_STATUS_INVALID_VALUE;
     handle->math = mode;
     fake_record("cublasSetMathMode handle=%p mode=%d", (void *)handle, (int)mode);
     return CUBLAS_STATUS_SUCCESS;
@@ -183,6 +185,87 @@ cublasStatus_t cublasZhemv_v2_64(cublasHandle_t handle, cublasFillMode_t uplo, i
     (void)uplo, (void)n, (void)alpha, (void)A, (void)lda, (void)x, (void)incx, (void)beta, (void)y;
     (void)incy;
     return routine("cublasZhemv_v2_64", handle);
+}
+
+/* More of the gemm family (the shim hooks them since issue 15). cublas_api.h declares the
+ * Hgemm ones for C++ only (__half): their arguments are pointers, const void * here. */
+cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                           int n, int k, const void *alpha, const void *A, int lda, const void *B, int ldb,
+                           const void *beta, void *C, int ldc);
+cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                           int n, int k, const void *alpha, const void *A, int lda, const void *B, int ldb,
+                           const void *beta, void *C, int ldc)
+{
+    fake_record("cublasHgemm args %d %d %d %d %d %p %p %d %p %d %p %p %d", (int)transa, (int)transb, m, n, k,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+    return routine("cublasHgemm", handle);
+}
+
+cublasStatus_t cublasHgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa,
+                                            cublasOperation_t transb, int64_t m, int64_t n, int64_t k,
+                                            const void *alpha, const void *A, int64_t lda, long long int strideA,
+                                            const void *B, int64_t ldb, long long int strideB, const void *beta,
+                                            void *C, int64_t ldc, long long int strideC, int64_t batchCount);
+cublasStatus_t cublasHgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa,
+                                            cublasOperation_t transb, int64_t m, int64_t n, int64_t k,
+                                            const void *alpha, const void *A, int64_t lda, long long int strideA,
+                                            const void *B, int64_t ldb, long long int strideB, const void *beta,
+                                            void *C, int64_t ldc, long long int strideC, int64_t batchCount)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)lda, (void)strideA;
+    (void)B, (void)ldb, (void)strideB, (void)beta, (void)C, (void)ldc, (void)strideC;
+    fake_record("cublasHgemmStridedBatched_64 batch=%lld", (long long)batchCount);
+    return routine("cublasHgemmStridedBatched_64", handle);
+}
+
+cublasStatus_t cublasCgemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                             int n, int k, const cuComplex *alpha, const void *A, cudaDataType Atype, int lda,
+                             const void *B, cudaDataType Btype, int ldb, const cuComplex *beta, void *C,
+                             cudaDataType Ctype, int ldc)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)Atype, (void)lda;
+    (void)B, (void)Btype, (void)ldb, (void)beta, (void)C, (void)Ctype, (void)ldc;
+    return routine("cublasCgemmEx", handle);
+}
+
+cublasStatus_t cublasZgemm3m_64(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb,
+                                int64_t m, int64_t n, int64_t k, const cuDoubleComplex *alpha,
+                                const cuDoubleComplex *A, int64_t lda, const cuDoubleComplex *B, int64_t ldb,
+                                const cuDoubleComplex *beta, cuDoubleComplex *C, int64_t ldc)
+{
+    (void)transa, (void)transb, (void)m, (void)n, (void)k, (void)alpha, (void)A, (void)lda;
+    (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    return routine("cublasZgemm3m_64", handle);
+}
+
+cublasStatus_t cublasSgemmGroupedBatched(cublasHandle_t handle, const cublasOperation_t transa_array[],
+                                         const cublasOperation_t transb_array[], const int m_array[],
+                                         const int n_array[], const int k_array[], const float alpha_array[],
+                                         const float *const Aarray[], const int lda_array[],
+                                         const float *const Barray[], const int ldb_array[],
+                                         const float beta_array[], float *const Carray[], const int ldc_array[],
+                                         int group_count, const int group_size[])
+{
+    (void)transa_array, (void)transb_array, (void)m_array, (void)n_array, (void)k_array, (void)alpha_array;
+    (void)Aarray, (void)lda_array, (void)Barray, (void)ldb_array, (void)beta_array, (void)Carray;
+    (void)ldc_array, (void)group_size;
+    fake_record("cublasSgemmGroupedBatched groups=%d", group_count);
+    return routine("cublasSgemmGroupedBatched", handle);
+}
+
+/* cuBLAS 13's emulation controls: remembered, recorded */
+cublasStatus_t cublasSetEmulationStrategy(cublasHandle_t handle, cublasEmulationStrategy_t s)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    fake_record("cublasSetEmulationStrategy handle=%p strategy=%d", (void *)handle, (int)s);
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasSetFixedPointEmulationMaxMantissaBitCount(cublasHandle_t handle, int n)
+{
+    if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+    fake_record("cublasSetFixedPointEmulationMaxMantissaBitCount handle=%p bits=%d", (void *)handle, n);
+    return CUBLAS_STATUS_SUCCESS;
 }
 
 /* Not a cuBLAS function: stands for a cuBLAS routine that asks cuBLASLt's heuristic through

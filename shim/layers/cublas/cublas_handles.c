@@ -116,6 +116,7 @@ static struct hstate *hadd(cublasHandle_t handle)
     atomic_store_explicit(&slot->default_pair, -1, memory_order_relaxed);
     atomic_store_explicit(&slot->atomics, CUBLAS_ATOMICS_NOT_ALLOWED, memory_order_relaxed);
     atomic_store_explicit(&slot->math_said, 0, memory_order_relaxed);
+    atomic_store_explicit(&slot->emu_said, 0, memory_order_relaxed);
     /* a new handle runs on the legacy default stream */
     atomic_store_explicit(&slot->cur, pair_get_locked(slot, NULL), memory_order_relaxed);
     hkey(slot, k);

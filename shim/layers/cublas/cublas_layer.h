@@ -102,6 +102,7 @@ struct hstate {
     _Atomic int default_pair;    /* first pair a routine ran on the default pool; -1 */
     _Atomic int atomics;         /* the atomics mode in force */
     _Atomic uint32_t math_said;  /* bit per math mode already logged for this handle */
+    _Atomic uint32_t emu_said;   /* bit per emulation setter already logged for this handle */
     struct pair pairs[MAX_STREAMS];
 };
 

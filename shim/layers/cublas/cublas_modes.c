@@ -16,6 +16,7 @@ cublasStatus_t ds_policy_cublasSetAtomicsMode(cublasHandle_t handle, cublasAtomi
     cublasAtomicsMode_t use = force ? CUBLAS_ATOMICS_NOT_ALLOWED : mode;
     cublasStatus_t st = DS_REAL(cublasSetAtomicsMode)(handle, use);
     if (st == CUBLAS_STATUS_SUCCESS && h) atomic_store(&h->atomics, (int)use);
+    if (force && st != CUBLAS_STATUS_SUCCESS) return st; /* nothing was forced: the caller sees the failure */
     struct ds_event ev;
     if (ds_event_capture(&ev, DS_HOOK_cublasSetAtomicsMode, force ? DS_ACT_FORCED : DS_ACT_OBSERVED, 0)) {
         char detail[320];
@@ -98,7 +99,7 @@ cublasStatus_t ds_policy_cublasSetMathMode(cublasHandle_t handle, cublasMath_t m
     struct ds_event ev;
     if (ds_enforcing() && cb_cfg.pedantic && base != CUBLAS_PEDANTIC_MATH) {
         cublasStatus_t st = DS_REAL(cublasSetMathMode)(handle, CUBLAS_PEDANTIC_MATH);
-        if (math_first(cb_hfind(handle), m) &&
+        if (st == CUBLAS_STATUS_SUCCESS && math_first(cb_hfind(handle), m) &&
             ds_event_capture(&ev, DS_HOOK_cublasSetMathMode, DS_ACT_FORCED, m)) {
             char detail[320];
             const char *b = math_base_name(base);
@@ -132,3 +133,60 @@ cublasStatus_t ds_policy_cublasSetMathMode(cublasHandle_t handle, cublasMath_t m
     }
     return st;
 }
+
+/* ---- cuBLAS 13's emulation controls ---------------------------------------------------- */
+/* Emulated arithmetic (BF16x9 for FP32, fixed point for FP64) is deterministic run to run but
+ * its results differ from native arithmetic and may differ between GPU models and cuBLAS
+ * versions: recorded (observed) like a reduced-precision math mode, once per handle and
+ * setter, never changed. */
+struct emu_info {
+    cublasHandle_t handle;
+    const char *setting;
+    long long value;
+};
+
+static void emu_extra(struct jbuf *jb, void *arg)
+{
+    const struct emu_info *e = arg;
+    cb_hexp(jb, "handle", e->handle);
+    jb_str(jb, "emulation_setting", e->setting);
+    jb_int(jb, "value", e->value);
+}
+
+static void emu_record(enum ds_hook hook, cublasHandle_t handle, unsigned bit, const char *setting,
+                       long long value, cublasStatus_t st)
+{
+    if (st != CUBLAS_STATUS_SUCCESS) return; /* nothing changed */
+    if (bit == 0 && value == CUBLAS_EMULATION_STRATEGY_DEFAULT) return;
+    struct hstate *h = cb_hfind(handle);
+    if (h && (atomic_fetch_or_explicit(&h->emu_said, 1u << bit, memory_order_relaxed) & (1u << bit))) return;
+    struct ds_event ev;
+    if (!ds_event_capture(&ev, hook, DS_ACT_OBSERVED, (uint64_t)value)) return;
+    char detail[320];
+    snprintf(detail, sizeof detail,
+             "cuBLAS handle %p: %s set to %lld: emulated arithmetic is reproducible run to run, but its "
+             "results differ from native arithmetic and may differ between GPU models and cuBLAS "
+             "versions", (void *)handle, setting, value);
+    struct emu_info info = {handle, setting, value};
+    ds_event_log(&ev, detail, emu_extra, &info);
+}
+
+#define EMU_SETTER(bit, name, type, param, setting)                                              \
+    cublasStatus_t ds_policy_##name(cublasHandle_t handle, type param)                           \
+    {                                                                                            \
+        cublasStatus_t st = DS_REAL(name)(handle, param);                                        \
+        emu_record(DS_HOOK_##name, handle, bit, setting, (long long)(intptr_t)param, st);        \
+        return st;                                                                               \
+    }
+EMU_SETTER(0, cublasSetEmulationStrategy, cublasEmulationStrategy_t, emulationStrategy,
+           "emulation strategy")
+EMU_SETTER(1, cublasSetEmulationSpecialValuesSupport, cudaEmulationSpecialValuesSupport, mask,
+           "emulation special values support")
+EMU_SETTER(2, cublasSetFixedPointEmulationMantissaControl, cudaEmulationMantissaControl,
+           mantissaControl, "fixed-point emulation mantissa control")
+EMU_SETTER(3, cublasSetFixedPointEmulationMaxMantissaBitCount, int, maxMantissaBitCount,
+           "fixed-point emulation max mantissa bit count")
+EMU_SETTER(4, cublasSetFixedPointEmulationMantissaBitOffset, int, mantissaBitOffset,
+           "fixed-point emulation mantissa bit offset")
+EMU_SETTER(5, cublasSetFixedPointEmulationMantissaBitCountPointer, int *, mantissaBitCount,
+           "fixed-point emulation mantissa bit count pointer")

@@ -170,6 +170,14 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
      strideB, strideC, ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype),       \
      scalar_size(computeType, Ctype)}
 #define SHAPE_ARRAYS {.arrays = true}
+#define SHAPE_HALF                                                                             \
+    {false, transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0, 2, 2, 2, 2}
+#define SHAPE_STRIDED_HALF                                                                     \
+    {false, transa, transb, m, n, k, batchCount, A, B, C, alpha, beta, lda, ldb, ldc, strideA,        \
+     strideB, strideC, 2, 2, 2, 2}
+#define SHAPE_CGEMMEX                                                                          \
+    {false, transa, transb, m, n, k, 1, A, B, C, alpha, beta, lda, ldb, ldc, 0, 0, 0,                 \
+     ds_dtype_size(Atype), ds_dtype_size(Btype), ds_dtype_size(Ctype), sizeof *alpha}
 
 /* The routine policies, generated: every cuBLAS hook whose name is listed below gets
  * check -> real call (with digests around it in hash mode). A name listed here but missing
@@ -199,6 +207,10 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
 #define STRIDED_EX_POLICY(ret, name, params, args) \
     GEMM_WITH(SHAPE_STRIDED_EX, ret, name, params, args)
 #define ARRAYS_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_ARRAYS, ret, name, params, args)
+#define HALF_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_HALF, ret, name, params, args)
+#define STRIDED_HALF_POLICY(ret, name, params, args) \
+    GEMM_WITH(SHAPE_STRIDED_HALF, ret, name, params, args)
+#define CGEMMEX_POLICY(ret, name, params, args) GEMM_WITH(SHAPE_CGEMMEX, ret, name, params, args)
 #define ATOMICS_POLICY(ret, name, params, args)                               \
     ret ds_policy_##name params                                               \
     {                                                                         \
@@ -213,6 +225,12 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
 #define DS_R_cublasSetWorkspace_v2 NO_POLICY
 #define DS_R_cublasSetAtomicsMode NO_POLICY
 #define DS_R_cublasSetMathMode NO_POLICY
+#define DS_R_cublasSetEmulationStrategy NO_POLICY
+#define DS_R_cublasSetEmulationSpecialValuesSupport NO_POLICY
+#define DS_R_cublasSetFixedPointEmulationMantissaControl NO_POLICY
+#define DS_R_cublasSetFixedPointEmulationMaxMantissaBitCount NO_POLICY
+#define DS_R_cublasSetFixedPointEmulationMantissaBitOffset NO_POLICY
+#define DS_R_cublasSetFixedPointEmulationMantissaBitCountPointer NO_POLICY
 #define DS_R_cudaStreamDestroy NO_POLICY
 #define DS_R_cuStreamDestroy_v2 NO_POLICY
 #define DS_R_cublasSgemm_v2 GEMM_POLICY
@@ -247,6 +265,31 @@ static void gemm_ranges(struct ds_hcall *c, const struct gemm_shape *g)
 #define DS_R_cublasZgemmStridedBatched_64 STRIDED_POLICY
 #define DS_R_cublasGemmStridedBatchedEx STRIDED_EX_POLICY
 #define DS_R_cublasGemmStridedBatchedEx_64 STRIDED_EX_POLICY
+#define DS_R_cublasHgemm HALF_POLICY
+#define DS_R_cublasHgemm_64 HALF_POLICY
+#define DS_R_cublasHgemmBatched ARRAYS_POLICY
+#define DS_R_cublasHgemmBatched_64 ARRAYS_POLICY
+#define DS_R_cublasHgemmStridedBatched STRIDED_HALF_POLICY
+#define DS_R_cublasHgemmStridedBatched_64 STRIDED_HALF_POLICY
+#define DS_R_cublasCgemmEx CGEMMEX_POLICY
+#define DS_R_cublasCgemmEx_64 CGEMMEX_POLICY
+#define DS_R_cublasCgemm3m GEMM_POLICY
+#define DS_R_cublasCgemm3m_64 GEMM_POLICY
+#define DS_R_cublasCgemm3mEx CGEMMEX_POLICY
+#define DS_R_cublasCgemm3mEx_64 CGEMMEX_POLICY
+#define DS_R_cublasCgemm3mBatched ARRAYS_POLICY
+#define DS_R_cublasCgemm3mBatched_64 ARRAYS_POLICY
+#define DS_R_cublasCgemm3mStridedBatched STRIDED_POLICY
+#define DS_R_cublasCgemm3mStridedBatched_64 STRIDED_POLICY
+#define DS_R_cublasZgemm3m GEMM_POLICY
+#define DS_R_cublasZgemm3m_64 GEMM_POLICY
+/* grouped batches: pointer arrays too (hash mode does not digest them) */
+#define DS_R_cublasSgemmGroupedBatched ARRAYS_POLICY
+#define DS_R_cublasSgemmGroupedBatched_64 ARRAYS_POLICY
+#define DS_R_cublasDgemmGroupedBatched ARRAYS_POLICY
+#define DS_R_cublasDgemmGroupedBatched_64 ARRAYS_POLICY
+#define DS_R_cublasGemmGroupedBatchedEx ARRAYS_POLICY
+#define DS_R_cublasGemmGroupedBatchedEx_64 ARRAYS_POLICY
 #define DS_R_cublasSsymv_v2 ATOMICS_POLICY
 #define DS_R_cublasSsymv_v2_64 ATOMICS_POLICY
 #define DS_R_cublasDsymv_v2 ATOMICS_POLICY

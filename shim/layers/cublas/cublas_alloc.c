@@ -74,6 +74,7 @@ static struct {
     cudaError_t (*get_device)(int *);
     cudaError_t (*set_device)(int);
     cudaError_t (*get_last_error)(void);
+    cudaError_t (*peek_last_error)(void);
     cudaError_t (*exchange_capture)(enum cudaStreamCaptureMode *);
     CUresult (*cu_alloc)(CUdeviceptr *, size_t);
     CUresult (*cu_free)(CUdeviceptr);
@@ -92,6 +93,7 @@ static void rt_resolve_all(void)
     RESOLVE(get_device, "cudaGetDevice", DS_LIB_CUDART);
     RESOLVE(set_device, "cudaSetDevice", DS_LIB_CUDART);
     RESOLVE(get_last_error, "cudaGetLastError", DS_LIB_CUDART);
+    RESOLVE(peek_last_error, "cudaPeekAtLastError", DS_LIB_CUDART);
     RESOLVE(exchange_capture, "cudaThreadExchangeStreamCaptureMode", DS_LIB_CUDART);
     if (!rt.malloc || !rt.free) {
         RESOLVE(cu_alloc, "cuMemAlloc_v2", DS_LIB_CUDA);
@@ -107,6 +109,20 @@ static void rt_retry(void)
     rt_resolve_all();
 }
 
+/* The runtime keeps one "last error" per thread. Before a runtime call of ours: is one of
+ * the program's pending? (peeked, never cleared) */
+static cudaError_t pending(void)
+{
+    return rt.peek_last_error ? rt.peek_last_error() : cudaSuccess;
+}
+/* After a failed runtime call of ours: clear the error it left, unless the program had one
+ * pending before (then the program's next cudaGetLastError still reports an error, and the
+ * one it had is not wiped by us). */
+static void drop_ours(cudaError_t before)
+{
+    if (before == cudaSuccess && rt.get_last_error) rt.get_last_error();
+}
+
 /* Make `device` current (the handle's, for its workspaces); true when it was another one,
  * then in *prev, to go back to. */
 static bool to_device(int device, int *prev)
@@ -115,10 +131,18 @@ static bool to_device(int device, int *prev)
            *prev != device && rt.set_device(device) == cudaSuccess;
 }
 
-void *cb_dev_alloc(int device, size_t n)
+void *cb_dev_alloc(int device, size_t n, bool *retry)
 {
+    *retry = false;
     rt_retry();
     if (rt.malloc && rt.free) {
+        cudaError_t before = pending();
+        /* the program has an error pending: a failure of ours would replace it, so not now
+         * (the next routine on this stream tries again) */
+        if (before != cudaSuccess) {
+            *retry = true;
+            return NULL;
+        }
         int cur = -1;
         bool moved = to_device(device, &cur);
         /* legal while the thread's stream is being captured into a CUDA graph */
@@ -130,7 +154,7 @@ void *cb_dev_alloc(int device, size_t n)
         if (moved) rt.set_device(cur);
         if (e == cudaSuccess && p) return p;
         /* the program must not find our failure as its "last error" */
-        if (rt.get_last_error) rt.get_last_error();
+        drop_ours(before);
         if (!rt.said_failed) {
             rt.said_failed = true;
             ds_notice("cublas", true,
@@ -164,9 +188,10 @@ void *cb_dev_alloc(int device, size_t n)
 int cb_current_device(void)
 {
     int device = -1;
+    cudaError_t before = pending();
     if (rt.get_device && rt.get_device(&device) != cudaSuccess) {
         device = -1;
-        if (rt.get_last_error) rt.get_last_error();
+        drop_ours(before);
     }
     return device;
 }
@@ -174,9 +199,10 @@ int cb_current_device(void)
 void cb_dev_free(int device, void *p)
 {
     if (rt.malloc && rt.free) {
+        cudaError_t before = pending();
         int cur = -1;
         bool moved = to_device(device, &cur);
-        if (rt.free(p) != cudaSuccess && rt.get_last_error) rt.get_last_error();
+        if (rt.free(p) != cudaSuccess) drop_ours(before);
         if (moved) rt.set_device(cur);
     } else if (rt.cu_free)
         rt.cu_free((CUdeviceptr)(uintptr_t)p);

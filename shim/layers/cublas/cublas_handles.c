@@ -166,14 +166,15 @@ static bool pair_ws(struct hstate *h, int pi, size_t need, struct wsrec *out, bo
                       "shim keeps the program's buffer from now on", MAX_GROW);
         }
     } else if (!p->failed) {
-        void *m = cb_dev_alloc(h->device, need);
+        bool retry;
+        void *m = cb_dev_alloc(h->device, need, &retry);
         if (m) {
             p->rec[r].ptr = m;
             p->rec[r].size = need;
             atomic_store_explicit(&p->nrec, r + 1, memory_order_release);
             *out = p->rec[r];
             *fresh = ok = true;
-        } else if (r == 0)
+        } else if (r == 0 && !retry)
             p->failed = true;
     }
     pthread_mutex_unlock(&slow);

@@ -62,8 +62,9 @@ extern struct cb_cfg cb_cfg;
 void cb_cfg_get(void);
 /* The current device; -1 when unknown (the program's pending error is left alone). */
 int cb_current_device(void);
-/* Device memory on `device`; NULL (said once) when it cannot be had. */
-void *cb_dev_alloc(int device, size_t n);
+/* Device memory on `device`; NULL (said once) when it cannot be had, or (*retry) when it
+ * was not tried because the program has a runtime error pending. */
+void *cb_dev_alloc(int device, size_t n, bool *retry);
 void cb_dev_free(int device, void *p);
 
 /* ---- handles, streams, workspaces (cublas_handles.c) --------------------------------- */

@@ -14,6 +14,8 @@
  *   cublas_prog newgemms        one handle; the gemm variants hooked since issue 15 on s1, s2
  *   cublas_prog emulation S B   cublasSetEmulationStrategy(S),
  *                               cublasSetFixedPointEmulationMaxMantissaBitCount(B)
+ *   cublas_prog pendingerror    the program has a runtime error pending (a failed
+ *                               __cudaGetKernel) while gemms run on two streams, then reads it
  *   cublas_prog dropstream      one handle, gemms on s1 and s2, then s1 destroyed while the
  *                               handle lives
  *   cublas_prog handles N       N handles created and destroyed in turn (table reuse)
@@ -276,6 +278,20 @@ int main(int argc, char **argv)
         printf("setmantissa=%d\n",
                (int)cublasSetFixedPointEmulationMaxMantissaBitCount(h, argc > 3 ? atoi(argv[3]) : 0));
         cublasDestroy_v2(h);
+    } else if (!strcmp(cmd, "pendingerror")) {
+#ifndef NO_CUDART
+        extern cudaError_t __cudaGetKernel(cudaKernel_t *, const void *);
+        cublasHandle_t h = create();
+        cudaStream_t s1 = new_stream(1), s2 = new_stream(2);
+        cudaKernel_t k;
+        printf("getkernel=%d\n", (int)__cudaGetKernel(&k, (const void *)main) != 0);
+        run_on(h, s1, "s1");
+        run_on(h, s2, "s2");
+        printf("lasterror=%d\n", (int)cudaGetLastError());
+        cublasDestroy_v2(h);
+        del_stream(s1);
+        del_stream(s2);
+#endif
     } else if (!strcmp(cmd, "dropstream")) {
         cublasHandle_t h = create();
         cudaStream_t s1 = new_stream(1), s2 = new_stream(2);

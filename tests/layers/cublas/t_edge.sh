@@ -36,6 +36,17 @@ check "workspace refused: the routines ran on the default workspace" [ "$(routin
 check "workspace refused: no forced event" [ -z "$(q 'select(.type=="event" and .action=="forced")|.symbol')" ]
 fresh
 
+# ---- the shim's own failed cudaMalloc never wipes or replaces the program's pending error ----
+FAKE_CUDART_MALLOC_FAIL_FROM=33554432 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" pendingerror > out 2> err
+check "pending error: the shim tried no cudaMalloc while the program's error was pending" \
+    [ "$(grep -c '^cudaMalloc .*33554432' record)" -eq 0 ]
+check "pending error: the program still reads its own error (98, invalid device function)" [ "$(val lasterror)" = 98 ]
+check "pending error: the gemms ran" [ "$(grep -c '^cublasSgemm_v2 ' record)" -eq 2 ]
+fresh
+FAKE_CUDART_MALLOC_FAIL_FROM=33554432 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
+check "no pending error: the shim's failure is not left for the program" [ "$(grep -c '^cudaMalloc size=33554432 failed' record)" -ge 1 ]
+fresh
+
 # ---- threads: each its own handle on two streams, 20 rounds ----
 DETSHIM_CUBLAS_WORKSPACE_SIZE=64K DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" threads 8 > out 2> err
 check "threads: every call succeeds" statuses_ok

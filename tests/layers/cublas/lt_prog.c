@@ -6,6 +6,8 @@
  *   lt_prog heur K OFFSET...   for each OFFSET (bytes added to 256-aligned buffers), the
  *                              heuristic for an M=N=64, K float problem, then the matmul
  *   lt_prog null K OFFSET...   the same problem, cublasLtMatmul with a NULL algo
+ *   lt_prog badhandle K        cublasLtMatmul with a NULL handle and a NULL algo (no
+ *                              cublasLtCreate: runs against the real library without a GPU)
  *   lt_prog threads T          T threads, each 10 heuristic calls on its own problem
  *   lt_prog internal K OFFSET  the heuristic asked from inside the fake libcublas (as cuBLAS
  *                              does for its own routines)
@@ -133,9 +135,19 @@ int main(int argc, char **argv)
     if (argc < 3) return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     base = aligned_alloc(256, 4 << 20);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "badhandle")) {
+        struct problem p;
+        problem_make(&p, (uint64_t)atoi(argv[2]));
+        float one = 1, zero = 0;
+        printf("matmul=%d\n", (int)cublasLtMatmul(NULL, p.desc, &one, base, p.l[0], base + 65536, p.l[1], &zero,
+                                                    base + 131072, p.l[2], base + 131072, p.l[3], NULL,
+                                                    base + 262144, 1 << 20, NULL));
+        problem_free(&p);
+        return 0;
+    }
     cublasLtHandle_t h;
     if (cublasLtCreate(&h) != CUBLAS_STATUS_SUCCESS) return 3;
-    const char *cmd = argv[1];
     if (!strcmp(cmd, "threads")) {
         int n = atoi(argv[2]);
         pthread_t t[32];

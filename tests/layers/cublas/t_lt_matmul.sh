@@ -41,4 +41,21 @@ fresh
 DETSHIM_MODE=enforce run_shim "$CPROGS/lt_prog" heur 64 0 > out 2> err
 check "an algo given by the caller is passed through untouched" [ "$(ran)" = "algo=given id=2;" ]
 check "... and cublasLtMatmul logs nothing" [ -z "$(ev .action)" ]
+
+# ---- a NULL algo on an invalid handle: cuBLASLt's own status, in every mode (issue 15 item 4) ----
+for lib in fake real; do
+    if [ $lib = real ]; then
+        [ -e /usr/local/cuda/lib/libcublasLt.so.13 ] || continue
+        export LD_LIBRARY_PATH=/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    fi
+    for mode in off log enforce strict; do
+        DETSHIM_MODE=$mode run_shim "$CPROGS/lt_prog" badhandle 64 > out 2> err
+        check "$lib, $mode: bad handle, NULL algo: CUBLAS_STATUS_NOT_INITIALIZED (1), not 15" [ "$(sed -n 's/^matmul=//p' out)" = 1 ]
+        check "$lib, $mode: no refusal" bash -c "! grep -q 'strict mode refused' '$T/err'"
+        fresh
+    done
+    DETSHIM_MODE=strict DETSHIM_VERBOSE=1 run_shim "$CPROGS/lt_prog" badhandle 64 > out 2> err
+    check "$lib: said why (not a determinism matter)" grep -q "heuristic failed with status 1 (not a determinism matter)" err
+    fresh
+done
 finish

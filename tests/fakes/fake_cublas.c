@@ -1,4 +1,15 @@
-/* A fake libcublas.so.13, compiled from the real cublas_api.h: handles are host
+/* A fake libcublas.so.13, compiled from the real cublas_api.h.
+ *
+ * What it imitates, and from which observation (CUDA 13.1's libcublas.so.13 in
+ * /usr/local/cuda/lib, no GPU): the exported _v2/_64 names (nm -D --defined-only); a new
+ * handle's state (stream NULL, default workspace, atomics NOT_ALLOWED, DEFAULT_MATH), and
+ * cublasSetStream resetting the workspace, as NVIDIA's documentation says (cublasCreate
+ * fails without a GPU, so these are not observed on the real one); libcublas reaching
+ * cuBLASLt (cublasLtMatmul, cublasLtMatmulAlgoGetHeuristic) through the dynamic linker:
+ * nm -D lists them undefined in libcublas.so.13, so a preloaded hook sees cuBLAS's own
+ * calls (fake_cublas_internal_*). It computes nothing unless FAKE_BLAS_COMPUTE is set.
+ *
+ * In detail: handles are host
  * structs that remember what the caller (through the shim) set on them, and every call
  * the cuBLAS layer cares about is recorded (fake_record.h) with that state, so a test
  * can see which stream, workspace, atomics mode and math mode a routine really ran with.
@@ -18,6 +29,7 @@
  * first definition in the global scope (the shim's wrapper when it is preloaded, else the
  * fake libcublasLt when loaded), as the real library's PLT is. */
 #pragma weak cublasLtMatmulAlgoGetHeuristic
+#pragma weak cublasLtMatmul
 
 struct cublasContext {
     cudaStream_t stream;
@@ -284,5 +296,29 @@ cublasStatus_t fake_cublas_internal_heuristic(cublasLtHandle_t lt, cublasLtMatmu
     if (!cublasLtMatmulAlgoGetHeuristic) return CUBLAS_STATUS_NOT_INITIALIZED;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(lt, desc, A, B, C, D, pref, requested, results, count);
     fake_record("fake_cublas_internal_heuristic status=%d", (int)st); /* (and no tail call) */
+    return st;
+}
+
+/* Not a cuBLAS function: stands for a cuBLAS routine the shim does not hook that runs its
+ * work through cuBLASLt's exported cublasLtMatmul, as the real libcublas.so.13 does (it
+ * imports cublasLtMatmul from libcublasLt through its PLT: `nm -D` lists it undefined), so
+ * the call reaches a preloaded hook. */
+cublasStatus_t fake_cublas_internal_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const void *alpha,
+                                           const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
+                                           cublasLtMatrixLayout_t Bdesc, const void *beta, const void *C,
+                                           cublasLtMatrixLayout_t Cdesc, void *D, cublasLtMatrixLayout_t Ddesc,
+                                           const cublasLtMatmulAlgo_t *algo, void *ws, size_t wsSize,
+                                           cudaStream_t stream);
+cublasStatus_t fake_cublas_internal_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const void *alpha,
+                                           const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
+                                           cublasLtMatrixLayout_t Bdesc, const void *beta, const void *C,
+                                           cublasLtMatrixLayout_t Cdesc, void *D, cublasLtMatrixLayout_t Ddesc,
+                                           const cublasLtMatmulAlgo_t *algo, void *ws, size_t wsSize,
+                                           cudaStream_t stream)
+{
+    if (!cublasLtMatmul) return CUBLAS_STATUS_NOT_INITIALIZED;
+    cublasStatus_t st = cublasLtMatmul(lt, desc, alpha, A, Adesc, B, Bdesc, beta, C, Cdesc, D, Ddesc, algo, ws,
+                                       wsSize, stream);
+    fake_record("fake_cublas_internal_matmul status=%d", (int)st); /* (and no tail call) */
     return st;
 }

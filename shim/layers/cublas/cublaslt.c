@@ -676,6 +676,9 @@ cublasStatus_t ds_policy_cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMa
            workspaceSizeInBytes, stream)
     if (DS_LIKELY(!ds_hash_on())) return MATMUL();
     pthread_once(&init_once, lt_init);
+    /* cuBLAS running a routine through cuBLASLt: the routine is cuBLAS's to digest (its gemm
+     * hooks do), not this call's; asked first, so that no record or stream sync is made */
+    if (called_by_cublas()) return MATMUL();
     struct ds_hcall hc;
     ds_hcall_begin(&hc, DS_HOOK_cublasLtMatmul, (CUstream)stream, "matmul");
     if (!lt.can_sign) {

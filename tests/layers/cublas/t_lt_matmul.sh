@@ -43,6 +43,7 @@ check "an algo given by the caller is passed through untouched" [ "$(ran)" = "al
 check "... and cublasLtMatmul logs nothing" [ -z "$(ev .action)" ]
 
 # ---- a NULL algo on an invalid handle: cuBLASLt's own status, in every mode (issue 15 item 4) ----
+saved_ld=${LD_LIBRARY_PATH-}
 for lib in fake real; do
     if [ $lib = real ]; then
         [ -e /usr/local/cuda/lib/libcublasLt.so.13 ] || continue
@@ -58,4 +59,13 @@ for lib in fake real; do
     check "$lib: said why (not a determinism matter)" grep -q "heuristic failed with status 1 (not a determinism matter)" err
     fresh
 done
+export LD_LIBRARY_PATH=$saved_ld
+
+# ---- hash mode: cuBLAS's own cublasLtMatmul calls are not digested (issue 15 item 6) ----
+DETSHIM_HASH=1 DETSHIM_MODE=enforce run_shim "$CPROGS/lt_prog" internalmatmul 64 > out 2> err
+check "hash, from inside libcublas: the matmul ran" [ "$(sed -n 's/^matmul=//p' out)" = 0 -a "$(grep -c '^fake_cublas_internal_matmul status=0' record)" = 1 ]
+tr=$(ls "$T"/*.trace.jsonl 2>/dev/null | head -n1)
+check "hash, from inside libcublas: no cublasLtMatmul record in the trace" \
+    [ "$(cat $tr /dev/null | jq -c 'select(.type=="call" and .call=="cublasLtMatmul")' | wc -l)" = 0 ]
+fresh
 finish

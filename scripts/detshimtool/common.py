@@ -17,8 +17,8 @@ MODES = ("off", "log", "enforce", "strict")
 # Layer names DETSHIM_DISABLE accepts (shim/table/layers.def; tests/cli checks they agree).
 LAYERS = ("kernels", "cublas", "cublaslt", "cudnn", "torch", "env", "hash", "tf")
 
-# Environment variables the shim pins in enforce/strict mode (shim/core/pins.def; tests/cli
-# checks they agree).
+# Environment variables the shim pins in enforce/strict mode (shim/core/pins.def, PIN and
+# PIN_OPTIN; tests/cli checks they agree).
 PIN_VARS = ("CUBLAS_WORKSPACE_CONFIG", "NCCL_ALGO", "NCCL_PROTO", "NCCL_NVLS_ENABLE", "MKL_CBWR",
             "MKL_DYNAMIC", "OMP_DYNAMIC")
 

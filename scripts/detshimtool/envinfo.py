@@ -84,8 +84,14 @@ def observe_pins(lib, mode, disable):
     """mode None: the child inherits DETSHIM_MODE as it is."""
     given = preload.shim_environ(preload.base_environ(), lib, mode=mode, disable=disable, verbose=1)
     child, err, probe = _child_environ(given)
-    pins, messages = [], []
+    pins, messages, optin = [], [], []
     for line in err.splitlines():
+        m = re.match(r"^detshim: opt-in pin not applied: ([^=]+)=(.*?) is exported only with "
+                     r"([A-Za-z0-9_]+)=1 \((.*)\)$", line)
+        if m:
+            optin.append({"var": m.group(1), "value": m.group(2), "optin": m.group(3),
+                          "reason": m.group(4)})
+            continue
         if line.startswith("detshim: pinned "):
             var, value, prev, reason = _parse_pin_line(line, given, child)
             pins.append({"var": var, "value": value, "previous": prev, "reason": reason,
@@ -100,7 +106,8 @@ def observe_pins(lib, mode, disable):
             continue
         if child.get(k) != given.get(k):
             silent.append({"var": k, "before": given.get(k), "after": child.get(k)})
-    return {"probe": probe, "pins": pins, "messages": messages, "unannounced_changes": silent}
+    return {"probe": probe, "pins": pins, "optin": optin, "messages": messages,
+            "unannounced_changes": silent}
 
 
 # ---- this machine ----------------------------------------------------------------------------
@@ -277,7 +284,8 @@ def main(args, lib_configured, prog):
     obs = observe_pins(lib, args.mode and mode, disable)
     mach = machine(getattr(args, "python", None))
     if args.json:
-        json.dump({"library": lib, "mode": mode, "pins": obs["pins"], "shim_messages": obs["messages"],
+        json.dump({"library": lib, "mode": mode, "pins": obs["pins"], "optin_pins": obs["optin"],
+                   "shim_messages": obs["messages"],
                    "unannounced_changes": obs["unannounced_changes"], "machine": mach},
                   sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -297,6 +305,9 @@ def main(args, lib_configured, prog):
         w("      why: %s\n" % p["reason"])
     if obs["pins"]:
         w("  (a variable you already set to an accepted value is kept, and not listed)\n")
+    for p in obs["optin"]:
+        w("  not pinned unless asked: %s=%s  (%s=1 exports it)\n" % (p["var"], p["value"], p["optin"]))
+        w("      why: %s\n" % p["reason"])
     for c in obs["unannounced_changes"]:
         w("  changed without a message: %s: %r -> %r\n" % (c["var"], c["before"], c["after"]))
     for m in obs["messages"]:

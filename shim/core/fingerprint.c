@@ -129,7 +129,7 @@ void ds_fingerprint_header(struct jbuf *jb)
     bool cut[sizeof env_vars / sizeof *env_vars] = {false};
     bool any_cut = false;
     for (int i = 0; env_vars[i]; i++) {
-        const char *v = getenv(env_vars[i]);
+        const char *v = secure_getenv(env_vars[i]);
         if (!v) continue;
         size_t n = strnlen(v, ENV_VALUE_MAX + 1);
         if (n > ENV_VALUE_MAX) cut[i] = any_cut = true;

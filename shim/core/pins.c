@@ -11,10 +11,13 @@
 struct pin {
     enum ds_layer layer;
     const char *var, *value, *accept, *reason;
+    const char *optin; /* PIN_OPTIN: the variable that turns the pin on; NULL: always */
 };
 
 static const struct pin pins[] = {
-#define PIN(layer, var, value, accept, reason) {DS_LAYER_##layer, var, value, accept, reason},
+#define PIN(layer, var, value, accept, reason) {DS_LAYER_##layer, var, value, accept, reason, NULL},
+#define PIN_OPTIN(optin, layer, var, value, accept, reason) \
+    {DS_LAYER_##layer, var, value, accept, reason, optin},
 #include "pins.def"
 };
 #define NPINS (sizeof pins / sizeof *pins)
@@ -39,6 +42,23 @@ static bool accepted(const char *list, const char *v)
     return false;
 }
 
+/* A PIN_OPTIN's switch; when off, verbose mode says how to turn it on. */
+static bool opted_in(const struct pin *p)
+{
+    const char *v = secure_getenv(p->optin);
+    bool on = false;
+    if (v && *v && ds_parse_bool(v, &on) != 0) {
+        on = false;
+        ds_notice(ds_layers[p->layer].name, true,
+                  "%s='%.200s' is not valid; accepted values: 0, 1, yes, no, true, false, on, off; "
+                  "using 0 (%s is not pinned)", p->optin, v, p->var);
+    }
+    if (!on && ds_cfg.verbose)
+        ds_notice(ds_layers[p->layer].name, false, "opt-in pin not applied: %s=%s is exported only with "
+                  "%s=1 (%s)", p->var, p->value, p->optin, p->reason);
+    return on;
+}
+
 void ds_pins_apply(void)
 {
     if (!ds_enforcing()) return;
@@ -46,7 +66,8 @@ void ds_pins_apply(void)
     for (size_t i = 0; i < NPINS; i++) {
         done[i].what = PIN_KEPT;
         if (ds_cfg.disabled & (1u << pins[i].layer)) continue;
-        const char *cur = getenv(pins[i].var);
+        if (pins[i].optin && !opted_in(&pins[i])) continue;
+        const char *cur = secure_getenv(pins[i].var);
         if (cur && (!pins[i].accept || accepted(pins[i].accept, cur))) continue;
         if (cur) {
             size_t n = strlen(cur);

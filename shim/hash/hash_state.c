@@ -43,7 +43,7 @@ static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;
 static void cfg_read(void)
 {
     bool on = false, host = false;
-    ds_hash_parse(getenv("DETSHIM_HASH"), &on, &host, STDERR_FILENO);
+    ds_hash_parse(secure_getenv("DETSHIM_HASH"), &on, &host, STDERR_FILENO);
     ds_hash_host_only = host;
     atomic_store(&ds_hash_state, on ? 2 : 1);
 }

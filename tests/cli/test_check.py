@@ -184,7 +184,7 @@ echo "stdout of run $n"
         t.ok(r.rc == 1 and "missing in run" in row(r.out, "half.txt"), "an output missing in some runs: differs", r)
 
         # -- --mode none runs without the shim; the default mode is enforce ------------------------
-        show = "import os; open('env.txt','w').write('%s|%s' % (os.environ.get('CUBLAS_WORKSPACE_CONFIG'), os.environ.get('LD_PRELOAD')))"
+        show = "import os; open('env.txt','w').write('%s|%s' % (os.environ.get('NCCL_ALGO'), os.environ.get('LD_PRELOAD')))"
         from testlib import LIB
         r = detshim("check", "-n", "2", "--keep", "--mode", "none", "--compare", "env.txt", "--", PY, "-c", show,
                     cwd=work, env=clean_env(LD_PRELOAD=LIB))
@@ -201,7 +201,7 @@ echo "stdout of run $n"
         t.contains(r.out, "shim mode enforce", "default mode enforce said", r)
         if t.ok(k and os.path.isdir(k), "kept directory (enforce)", r):
             with open(os.path.join(k, "run-2", "env.txt")) as f:
-                t.ok(f.read() == ":4096:8|" + LIB, "default mode: the shim is preloaded and pins")
+                t.ok(f.read() == "Ring|" + LIB, "default mode: the shim is preloaded and pins")
             t.ok(os.path.isdir(os.path.join(k, "logs", "run-1")), "each run has its own log directory")
             shutil.rmtree(k, ignore_errors=True)
         r = detshim("check", "-n", "2", "--compare", "env.txt", "--", PY, "-c", show, cwd=work)

@@ -81,7 +81,7 @@ def agreement(t):
     modes = c_strings(os.path.join(SRC, "shim", "core", "config.c"), "mode_names[]", ";")
     t.ok(tuple(modes) == common.MODES, "modes agree with shim/core/config.c", modes)
     with open(os.path.join(SRC, "shim", "core", "pins.def")) as f:
-        pins = re.findall(r'^PIN\(\s*\w+\s*,\s*"([^"]+)"', f.read(), re.M)
+        pins = re.findall(r'^PIN(?:_OPTIN\(\s*"[^"]+"\s*,|\()\s*\w+\s*,\s*"([^"]+)"', f.read(), re.M)
     t.ok(tuple(pins) == common.PIN_VARS, "pinned variables agree with shim/core/pins.def", pins)
     env = c_strings(os.path.join(SRC, "shim", "core", "fingerprint.c"), "env_vars[]", "NULL}")
     t.ok(tuple(env) == common.DETERMINISM_ENV, "fingerprint variables agree with shim/core/fingerprint.c",

@@ -7,7 +7,7 @@
 # its init/bash, loads detshim and detshim-preload in both formats (Lua from
 # share/modulefiles, Tcl from share/modulefiles-tcl) and checks PATH, MANPATH,
 # DETSHIM_LIB, LD_PRELOAD, and that a program started under detshim-preload is seen by
-# the shim (its enforce-mode pin CUBLAS_WORKSPACE_CONFIG=:4096:8).
+# the shim (its enforce-mode pin NCCL_ALGO=Ring).
 #
 # Environment (meson test passes them): DETSHIM_SRC (source tree), DETSHIM_TOOLKIT_INC
 # (the CUDA include directory the outer build used), MESON (meson), PYTHON3.
@@ -83,8 +83,8 @@ grep -q "@" "$prefix/share/modulefiles/detshim/$version.lua" "$prefix/share/modu
 env -i HOME="$tmp" PATH="$(dirname "$python3"):/usr/bin:/bin" "$prefix/bin/detshim" --version >"$tmp/v.out" 2>&1
 grep -qx "library: $lib" "$tmp/v.out"; ok $? "installed detshim --version names the installed library" "$tmp/v.out"
 env -i HOME="$tmp" PATH="$(dirname "$python3"):/usr/bin:/bin" "$prefix/bin/detshim" run -- "$python3" -c \
-    'import os; print(os.environ.get("CUBLAS_WORKSPACE_CONFIG"), os.environ.get("LD_PRELOAD"))' >"$tmp/r.out" 2>&1
-grep -qx ":4096:8 $lib" "$tmp/r.out"; ok $? "installed detshim run preloads the installed library" "$tmp/r.out"
+    'import os; print(os.environ.get("NCCL_ALGO"), os.environ.get("LD_PRELOAD"))' >"$tmp/r.out" 2>&1
+grep -qx "Ring $lib" "$tmp/r.out"; ok $? "installed detshim run preloads the installed library" "$tmp/r.out"
 
 # ---- Lmod --------------------------------------------------------------------------------------
 # lmod_shell NAME: run stdin as a bash script in a clean environment with Lmod set up;
@@ -117,7 +117,7 @@ echo "LD_PRELOAD=\${LD_PRELOAD-unset}"
 case ":\${MANPATH-}:" in *":\$PREFIX/share/man:"*) echo "MANPATH has mandir";; esac
 echo "which=\$(command -v detshim)"
 detshim --version
-"\$PY" -c 'import os; print("pin=%s" % os.environ.get("CUBLAS_WORKSPACE_CONFIG"))'
+"\$PY" -c 'import os; print("pin=%s" % os.environ.get("NCCL_ALGO"))'
 module unload detshim
 echo "after unload: PATH=\$PATH DETSHIM_LIB=\${DETSHIM_LIB-unset}"
 EOF
@@ -139,31 +139,31 @@ module load detshim-preload || echo "LOAD FAILED"
 echo "LD_PRELOAD=\${LD_PRELOAD-unset}"
 echo "DETSHIM_LIB=\${DETSHIM_LIB-unset}"
 echo "PATH1=\${PATH%%:*}"
-"\$PY" -c 'import os; print("pin=%s" % os.environ.get("CUBLAS_WORKSPACE_CONFIG"))'
+"\$PY" -c 'import os; print("pin=%s" % os.environ.get("NCCL_ALGO"))'
 detshim run --print-env -- true | grep '^LD_PRELOAD='
 module list 2>&1 | grep -o 'detshim-preload/[0-9.]*' | sed 's/^/listed=/'
 module help detshim-preload 2>&1 | grep -q LD_PRELOAD && echo "help mentions LD_PRELOAD"
 module unload detshim-preload
 echo "after unload: LD_PRELOAD=\${LD_PRELOAD-unset}"
-"\$PY" -c 'import os; print("pin after unload=%s" % os.environ.get("CUBLAS_WORKSPACE_CONFIG"))'
+"\$PY" -c 'import os; print("pin after unload=%s" % os.environ.get("NCCL_ALGO"))'
 export LD_PRELOAD="\$OTHER"
 module load detshim-preload
 echo "stacked: LD_PRELOAD=\$LD_PRELOAD"
-"\$PY" -c 'import os; print("stacked pin=%s" % os.environ.get("CUBLAS_WORKSPACE_CONFIG"))'
+"\$PY" -c 'import os; print("stacked pin=%s" % os.environ.get("NCCL_ALGO"))'
 module unload detshim-preload
 echo "stacked after unload: LD_PRELOAD=\${LD_PRELOAD-unset}"
 EOF
     has $name "LD_PRELOAD=$lib" "$fmt detshim-preload: LD_PRELOAD is the installed library (absolute)"
     has $name "DETSHIM_LIB=$lib" "$fmt detshim-preload: DETSHIM_LIB set"
     has $name "PATH1=$prefix/bin" "$fmt detshim-preload: bindir on PATH"
-    has $name "pin=:4096:8" "$fmt detshim-preload: a program started under the module is seen by the shim"
+    has $name "pin=Ring" "$fmt detshim-preload: a program started under the module is seen by the shim"
     has $name "LD_PRELOAD=$lib" "$fmt detshim-preload: detshim run does not preload the library twice"
     has $name "listed=detshim-preload/$(echo "$version")" "$fmt detshim-preload: module list shows it"
     has $name "help mentions LD_PRELOAD" "$fmt detshim-preload: module help explains the preload"
     has $name "after unload: LD_PRELOAD=unset" "$fmt detshim-preload: unload removes the preload"
     has $name "pin after unload=None" "$fmt detshim-preload: after unload programs run without the shim"
     has $name "stacked: LD_PRELOAD=$lib:$tmp/other/libother.so" "$fmt detshim-preload: prepended to an existing LD_PRELOAD"
-    has $name "stacked pin=:4096:8" "$fmt detshim-preload: stacked preload works"
+    has $name "stacked pin=Ring" "$fmt detshim-preload: stacked preload works"
     has $name "stacked after unload: LD_PRELOAD=$tmp/other/libother.so" "$fmt detshim-preload: unload keeps the other entry"
     ! grep -qiE "syntax error|unbound variable|lmod has detected the following error" "$tmp/$name.err"
     ok $? "$fmt detshim-preload: no shell or Lmod errors while the library is preloaded" "$tmp/$name.err"

@@ -11,7 +11,7 @@ from testlib import LIB, PY, Tally, clean_env, detshim, preflight, tempdir  # no
 
 SHOW = ("import json, os; print(json.dumps({k: os.environ.get(k) for k in "
         "('LD_PRELOAD', 'DETSHIM_MODE', 'DETSHIM_LOG', 'DETSHIM_DISABLE', 'DETSHIM_VERBOSE', "
-        "'DETSHIM_HASH', 'DETSHIM_LIB', 'CUBLAS_WORKSPACE_CONFIG')}))")
+        "'DETSHIM_HASH', 'DETSHIM_LIB', 'NCCL_ALGO')}))")
 
 
 def child_env(t, r, what):
@@ -33,8 +33,8 @@ def main():
         r = detshim("run", "--", PY, "-c", SHOW, cwd=tmp)
         e = child_env(t, r, "run -- python")
         t.ok(e.get("LD_PRELOAD") == LIB, "LD_PRELOAD is exactly the library", e)
-        t.ok(e.get("CUBLAS_WORKSPACE_CONFIG") == ":4096:8",
-             "the shim ran in the child (enforce pins CUBLAS_WORKSPACE_CONFIG=:4096:8)", e)
+        t.ok(e.get("NCCL_ALGO") == "Ring",
+             "the shim ran in the child (enforce pins NCCL_ALGO=Ring)", e)
         t.ok(e.get("DETSHIM_MODE") is None, "no --mode: DETSHIM_MODE left alone", e)
 
         # -- every option becomes its variable ----------------------------------------------
@@ -47,14 +47,14 @@ def main():
         t.ok(e.get("DETSHIM_DISABLE") == "cudnn,kernels", "--disable sets DETSHIM_DISABLE (normalised)", e)
         t.ok(e.get("DETSHIM_VERBOSE") == "1", "-v sets DETSHIM_VERBOSE=1", e)
         t.ok(e.get("DETSHIM_HASH") == "1", "--hash sets DETSHIM_HASH=1", e)
-        t.ok(e.get("CUBLAS_WORKSPACE_CONFIG") is None, "mode log pins nothing", e)
+        t.ok(e.get("NCCL_ALGO") is None, "mode log pins nothing", e)
         r = detshim("run", "-v", "-v", "--print-env", "--", "true")
         t.contains(r.out, "DETSHIM_VERBOSE=2\n", "-v -v")
 
         r = detshim("run", "--mode", "ENFORCE", "-v", "--", PY, "-c", SHOW, cwd=tmp)
         e = child_env(t, r, "run --mode ENFORCE -v")
         t.ok(e.get("DETSHIM_MODE") == "enforce", "modes are case-insensitive, passed lower-case", e)
-        t.contains(r.err, "detshim: pinned CUBLAS_WORKSPACE_CONFIG=:4096:8", "verbose shim on stderr", r)
+        t.contains(r.err, "detshim: pinned NCCL_ALGO=Ring", "verbose shim on stderr", r)
 
         # -- LD_PRELOAD: prepended to what is there, never twice --------------------------------
         other = os.path.join(tmp, "other", "libother.so")
@@ -82,12 +82,12 @@ def main():
         #    shim made in detshim's own process are not passed on as if the user had set them
         r = detshim("run", "--mode", "log", "--", PY, "-c", SHOW, env=clean_env(LD_PRELOAD=LIB))
         e = child_env(t, r, "run --mode log from a process that has the shim preloaded")
-        t.ok(e.get("CUBLAS_WORKSPACE_CONFIG") is None and e.get("LD_PRELOAD") == LIB,
+        t.ok(e.get("NCCL_ALGO") is None and e.get("LD_PRELOAD") == LIB,
              "under a preloaded detshim, --mode log still means: no pins", e)
         r = detshim("run", "--", PY, "-c", SHOW,
-                    env=clean_env(LD_PRELOAD=LIB, CUBLAS_WORKSPACE_CONFIG=":16:8"))
+                    env=clean_env(LD_PRELOAD=LIB, NCCL_ALGO="Tree"))
         e = child_env(t, r, "run with a user value and a preloaded detshim")
-        t.ok(e.get("CUBLAS_WORKSPACE_CONFIG") == ":16:8", "a value the user set is kept", e)
+        t.ok(e.get("NCCL_ALGO") == "Tree", "a value the user set is kept", e)
 
         # -- DETSHIM_LIB overrides the configured path -----------------------------------------
         r = detshim("run", "--print-env", "--", "true", env=clean_env(DETSHIM_LIB=link))

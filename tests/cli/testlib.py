@@ -21,6 +21,7 @@ PY = sys.executable or "/usr/bin/python3"
 # Variables of the caller that would change what the shim or the command does.
 _SCRUB = ("LD_PRELOAD", "DETSHIM_LIB", "DETSHIM_MODE", "DETSHIM_LOG", "DETSHIM_DISABLE",
           "DETSHIM_VERBOSE", "DETSHIM_HASH", "DETSHIM_DEBUG", "CUBLAS_WORKSPACE_CONFIG",
+          "DETSHIM_CUBLAS_WORKSPACE_CONFIG",
           "NCCL_ALGO", "NCCL_PROTO", "NCCL_NVLS_ENABLE", "MKL_CBWR", "MKL_DYNAMIC",
           "OMP_DYNAMIC", "PYTHONPATH")
 

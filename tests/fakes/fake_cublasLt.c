@@ -1,5 +1,13 @@
 /* A fake libcublasLt.so.13, compiled from the real cublasLt.h.
  *
+ * What it imitates, and from which observation (CUDA 13.1's libcublasLt.so.13 in
+ * /usr/local/cuda/lib, no GPU): descriptor, layout and preference calls work without a
+ * device, with the attribute sizes checked; cublasLtMatmul and the heuristic with a NULL
+ * handle return CUBLAS_STATUS_NOT_INITIALIZED (1) (observed: tests/layers/cublas
+ * t_lt_matmul.sh runs the same program against both); cublasLtCreate fails without a GPU
+ * on the real one and succeeds here. The address-dependent heuristic below is a model of
+ * what PyTorch's alignment preferences expose, not an observation.
+ *
  * Descriptors, layouts and preferences are small host objects holding attribute values
  * with the sizes cublasLt.h documents (a get or set with another size fails, as in the
  * real library). The heuristic is deliberately address-dependent, like the real one:

@@ -18,10 +18,15 @@ cudaError_t cudaRuntimeGetVersion(int *v)
 /* allocation ranges, for the fake driver's cuMemGetAddressRange_v2 (hash mode tests) */
 static void fake_track(void *p, size_t n);
 static void fake_untrack(void *p);
+static __thread cudaError_t fake_last_error; /* cudaGetLastError */
 
 cudaError_t cudaMalloc(void **p, size_t n)
 {
     if (!p) return cudaErrorInvalidValue;
+    if (getenv("FAKE_CUDART_MALLOC_FAIL_FROM") && n >= strtoull(getenv("FAKE_CUDART_MALLOC_FAIL_FROM"), NULL, 10)) {
+        fake_record("cudaMalloc size=%zu failed", n);
+        return fake_last_error = cudaErrorMemoryAllocation;
+    }
     *p = calloc(1, n ? n : 1);
     fake_track(*p, n ? n : 1);
     fake_record("cudaMalloc ptr=%p size=%zu", *p, n);
@@ -102,7 +107,6 @@ struct CUkern_st {
 static struct CUkern_st fake_kernels[FAKE_KERNELS];
 static int fake_nkernels;
 static pthread_mutex_t fake_kmu = PTHREAD_MUTEX_INITIALIZER;
-static __thread cudaError_t fake_last_error;
 
 void __cudaRegisterFunction(void **fatCubinHandle, const char *hostFun, char *deviceFun,
                             const char *deviceName, int thread_limit, uint3 *tid, uint3 *bid,

@@ -3,7 +3,7 @@
 # LD_PRELOAD=libdetshim.so, produces a log whose header and event records (with a
 # symbolised stack naming the test function) match the documented schema.
 . "$(dirname "$0")/lib.sh"
-run_shim "$PROGS/core_prog" create 3 > out
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 run_shim "$PROGS/core_prog" create 3 > out  # the opt-in pin: its header record
 check "program output unchanged" grep -qx "status=0" out
 check "exactly one log" [ "$(nlogs)" -eq 1 ]
 L=$(onelog)

@@ -43,7 +43,7 @@ static struct {
 
 static void cfg_read(void)
 {
-    const char *v = getenv("DETSHIM_CUBLASLT_ALIGNMENT");
+    const char *v = secure_getenv("DETSHIM_CUBLASLT_ALIGNMENT");
     if (v && *v) {
         char *end;
         unsigned long a = strtoul(v, &end, 10);
@@ -54,7 +54,7 @@ static void cfg_read(void)
         else
             cfg.align = (uint32_t)a;
     }
-    v = getenv("DETSHIM_CUBLASLT_REDUCTION");
+    v = secure_getenv("DETSHIM_CUBLASLT_REDUCTION");
     if (v && *v) {
         char *end;
         unsigned long m = strtoul(v, &end, 0);
@@ -676,6 +676,9 @@ cublasStatus_t ds_policy_cublasLtMatmul(cublasLtHandle_t lightHandle, cublasLtMa
            workspaceSizeInBytes, stream)
     if (DS_LIKELY(!ds_hash_on())) return MATMUL();
     pthread_once(&init_once, lt_init);
+    /* cuBLAS running a routine through cuBLASLt: the routine is cuBLAS's to digest (its gemm
+     * hooks do), not this call's; asked first, so that no record or stream sync is made */
+    if (called_by_cublas()) return MATMUL();
     struct ds_hcall hc;
     ds_hcall_begin(&hc, DS_HOOK_cublasLtMatmul, (CUstream)stream, "matmul");
     if (!lt.can_sign) {
@@ -745,13 +748,27 @@ static cublasStatus_t matmul(cublasLtHandle_t lightHandle, cublasLtMatmulDesc_t 
     cublasLtMatmulHeuristicResult_t res;
     int n = 0;
     memset(&res, 0, sizeof res);
-    if (mine && prefs_write(mine, &used) &&
-        DS_REAL(cublasLtMatmulAlgoGetHeuristic)(lightHandle, computeDesc, Adesc, Bdesc, Cdesc, Ddesc, mine, 1,
-                                                &res, &n) == OK &&
-        n > 0) {
-        if (!note_choice(DS_HOOK_cublasLtMatmul, key, &s, &res.algo, &seen, &used, true))
-            return CUBLAS_STATUS_NOT_SUPPORTED;
-        return REAL_WITH(&res.algo);
+    cublasStatus_t hst = CUBLAS_STATUS_NOT_SUPPORTED;
+    if (mine && prefs_write(mine, &used)) {
+        hst = DS_REAL(cublasLtMatmulAlgoGetHeuristic)(lightHandle, computeDesc, Adesc, Bdesc, Cdesc, Ddesc, mine,
+                                                      1, &res, &n);
+        if (hst == OK && n > 0) {
+            if (!note_choice(DS_HOOK_cublasLtMatmul, key, &s, &res.algo, &seen, &used, true))
+                return CUBLAS_STATUS_NOT_SUPPORTED;
+            return REAL_WITH(&res.algo);
+        }
+    }
+    if (hst != OK && hst != CUBLAS_STATUS_NOT_SUPPORTED) {
+        /* the heuristic failed for another reason (a bad handle or descriptor): not a matter
+         * of determinism; cuBLASLt answers the call itself, with its own status */
+        cublasStatus_t st = REAL_WITH(NULL);
+        static _Atomic bool said;
+        if (!atomic_exchange(&said, true))
+            ds_notice("cublaslt", false,
+                      "cublasLtMatmul with a NULL algo: the cuBLASLt heuristic failed with status %d "
+                      "(not a determinism matter): the call was passed on unchanged, cuBLASLt returned "
+                      "status %d", (int)hst, (int)st);
+        return st;
     }
     bool strict = ds_cfg.mode == DS_MODE_STRICT;
     if (ds_event_capture(&ev, DS_HOOK_cublasLtMatmul, strict ? DS_ACT_BLOCKED : DS_ACT_OBSERVED,

@@ -323,3 +323,27 @@ void ds_policy__ZN2at7Context21alertNotDeterministicERKN3c1017basic_string_viewI
     alert(ID(ALERT_C10), (alert_fn)REAL(ALERT_C10), caller, v ? v->begin : NULL,
           v ? v->size : 0);
 }
+
+/* ---- torch's cuBLAS-config check (torch up to 2.9) ------------------------------------ */
+/* torch accepts only CUBLAS_WORKSPACE_CONFIG :4096:8 or :16:8 as deterministic, and with
+ * deterministic algorithms on (which enforce answers) alerts at every cuBLAS routine
+ * otherwise. The shim no longer exports the variable: while the cublas layer is active it
+ * gives each (handle, stream) a workspace of its own, NVIDIA's other documented way, and
+ * refuses in strict what it cannot fix; so the check answers "deterministic" and the
+ * alert says nothing. Otherwise (log mode, the cublas layer disabled) torch decides. */
+static bool cublas_layer_covers(void)
+{
+    return ds_enforcing() && ds_layer_active(DS_LAYER_CUBLAS);
+}
+
+bool ds_policy__ZN2at7Context30checkCuBLASConfigDeterministicEv(void *self)
+{
+    return cublas_layer_covers() ? true : DS_REAL(_ZN2at7Context30checkCuBLASConfigDeterministicEv)(self);
+}
+
+void ds_policy__ZNK2at7Context33alertCuBLASConfigNotDeterministicEv(const void *self)
+{
+    if (cublas_layer_covers()) return;
+    /* torch may throw from here: the guard is released first */
+    real_alert_unguarded(DS_REAL(_ZNK2at7Context33alertCuBLASConfigNotDeterministicEv), self);
+}

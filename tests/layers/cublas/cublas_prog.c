@@ -9,6 +9,15 @@
  *   cublas_prog math M [M...]   cublasSetMathMode(M) then cublasGetMathMode, for each M
  *   cublas_prog threads T       T threads, each with its own handle on two streams
  *   cublas_prog manystreams N   one handle on N streams in turn
+ *   cublas_prog torchstreams N  one handle on N streams, each with the program's own buffer
+ *                               set right after cublasSetStream (PyTorch's pattern)
+ *   cublas_prog newgemms        one handle; the gemm variants hooked since issue 15 on s1, s2
+ *   cublas_prog emulation S B   cublasSetEmulationStrategy(S),
+ *                               cublasSetFixedPointEmulationMaxMantissaBitCount(B)
+ *   cublas_prog pendingerror    the program has a runtime error pending (a failed
+ *                               __cudaGetKernel) while gemms run on two streams, then reads it
+ *   cublas_prog dropstream      one handle, gemms on s1 and s2, then s1 destroyed while the
+ *                               handle lives
  *   cublas_prog handles N       N handles created and destroyed in turn (table reuse)
  *
  * With CUBLAS_PROG_SETENV=VALUE the program sets CUBLAS_WORKSPACE_CONFIG=VALUE itself
@@ -23,6 +32,16 @@
 #include <string.h>
 
 #include <cublas_api.h>
+
+/* declared by cublas_api.h for C++ only (__half); the arguments are pointers */
+cublasStatus_t cublasHgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                           int n, int k, const void *alpha, const void *A, int lda, const void *B, int ldb,
+                           const void *beta, void *C, int ldc);
+cublasStatus_t cublasHgemmStridedBatched_64(cublasHandle_t handle, cublasOperation_t transa,
+                                            cublasOperation_t transb, int64_t m, int64_t n, int64_t k,
+                                            const void *alpha, const void *A, int64_t lda, long long int strideA,
+                                            const void *B, int64_t ldb, long long int strideB, const void *beta,
+                                            void *C, int64_t ldc, long long int strideC, int64_t batchCount);
 #ifndef NO_CUDART
 #include <cuda_runtime_api.h>
 #endif
@@ -206,6 +225,83 @@ int main(int argc, char **argv)
         printf("failed=%d\n", bad);
         cublasDestroy_v2(h);
         for (int i = 0; i < n; i++) del_stream(s[i]);
+    } else if (!strcmp(cmd, "torchstreams")) {
+        cublasHandle_t h = create();
+        int bad = 0;
+        cudaStream_t s[64];
+        void *b[64];
+        if (n > 64) n = 64;
+        for (int i = 0; i < n; i++) {
+            s[i] = new_stream(i);
+            b[i] = new_buffer(1 << 16);
+            cublasSetStream_v2(h, s[i]);
+            cublasSetWorkspace_v2(h, b[i], 1 << 16);
+            bad += sgemm(h) != 0;
+        }
+        printf("failed=%d\n", bad);
+        cublasDestroy_v2(h);
+        for (int i = 0; i < n; i++) {
+            del_stream(s[i]);
+            del_buffer(b[i]);
+        }
+    } else if (!strcmp(cmd, "newgemms")) {
+        cublasHandle_t h = create();
+        cudaStream_t s[2] = {new_stream(1), new_stream(2)};
+        printf("s1=%p\ns2=%p\n", (void *)s[0], (void *)s[1]);
+        static char mem[8][64];
+        for (int i = 0; i < 2; i++) {
+            printf("setstream=%d\n", (int)cublasSetStream_v2(h, s[i]));
+            printf("hgemm=%d\n", (int)cublasHgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, 11, 12, 13, mem[0], mem[1], 14,
+                                                    mem[2], 15, mem[3], mem[4], 16));
+            printf("hgemmsb64=%d\n", (int)cublasHgemmStridedBatched_64(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, mem[0],
+                                                                        mem[1], 4, 16, mem[2], 4, 16, mem[3],
+                                                                        mem[4], 4, 16, 3));
+            cuComplex ca = {1, 0}, cb = {0, 0};
+            printf("cgemmex=%d\n", (int)cublasCgemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &ca, mem[1], CUDA_C_32F,
+                                                        4, mem[2], CUDA_C_32F, 4, &cb, mem[4], CUDA_C_32F, 4));
+            cuDoubleComplex za = {1, 0}, zb = {0, 0};
+            printf("zgemm3m64=%d\n", (int)cublasZgemm3m_64(h, CUBLAS_OP_N, CUBLAS_OP_N, 4, 4, 4, &za, NULL, 4,
+                                                             NULL, 4, &zb, NULL, 4));
+            cublasOperation_t op = CUBLAS_OP_N;
+            int four = 4, one = 1;
+            float fa = 1, fb = 0;
+            printf("sgrouped=%d\n", (int)cublasSgemmGroupedBatched(h, &op, &op, &four, &four, &four, &fa, NULL,
+                                                                     &four, NULL, &four, &fb, NULL, &four, 1,
+                                                                     &one));
+        }
+        cublasDestroy_v2(h);
+        del_stream(s[0]);
+        del_stream(s[1]);
+    } else if (!strcmp(cmd, "emulation")) {
+        cublasHandle_t h = create();
+        printf("setemulation=%d\n", (int)cublasSetEmulationStrategy(h, (cublasEmulationStrategy_t)atoi(argv[2])));
+        printf("setmantissa=%d\n",
+               (int)cublasSetFixedPointEmulationMaxMantissaBitCount(h, argc > 3 ? atoi(argv[3]) : 0));
+        cublasDestroy_v2(h);
+    } else if (!strcmp(cmd, "pendingerror")) {
+#ifndef NO_CUDART
+        extern cudaError_t __cudaGetKernel(cudaKernel_t *, const void *);
+        cublasHandle_t h = create();
+        cudaStream_t s1 = new_stream(1), s2 = new_stream(2);
+        cudaKernel_t k;
+        printf("getkernel=%d\n", (int)__cudaGetKernel(&k, (const void *)main) != 0);
+        run_on(h, s1, "s1");
+        run_on(h, s2, "s2");
+        printf("lasterror=%d\n", (int)cudaGetLastError());
+        cublasDestroy_v2(h);
+        del_stream(s1);
+        del_stream(s2);
+#endif
+    } else if (!strcmp(cmd, "dropstream")) {
+        cublasHandle_t h = create();
+        cudaStream_t s1 = new_stream(1), s2 = new_stream(2);
+        printf("s1=%p\ns2=%p\n", (void *)s1, (void *)s2);
+        run_on(h, s1, "s1");
+        run_on(h, s2, "s2");
+        del_stream(s1);
+        run_on(h, s2, "s2again");
+        cublasDestroy_v2(h);
+        del_stream(s2);
     } else if (!strcmp(cmd, "args")) {
         /* cublasGemmEx (19 arguments, 13 on the stack) with a distinct value in each, n
          * times: the first call takes the layer's full check, later ones its fast way */

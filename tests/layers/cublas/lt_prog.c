@@ -6,6 +6,10 @@
  *   lt_prog heur K OFFSET...   for each OFFSET (bytes added to 256-aligned buffers), the
  *                              heuristic for an M=N=64, K float problem, then the matmul
  *   lt_prog null K OFFSET...   the same problem, cublasLtMatmul with a NULL algo
+ *   lt_prog badhandle K        cublasLtMatmul with a NULL handle and a NULL algo (no
+ *                              cublasLtCreate: runs against the real library without a GPU)
+ *   lt_prog internalmatmul K   cublasLtMatmul (a given algo) called from inside the fake
+ *                              libcublas, as cuBLAS runs its routines
  *   lt_prog threads T          T threads, each 10 heuristic calls on its own problem
  *   lt_prog internal K OFFSET  the heuristic asked from inside the fake libcublas (as cuBLAS
  *                              does for its own routines)
@@ -55,6 +59,13 @@ static void problem_free(struct problem *p)
 
 static char *base;
 
+/* in the fake libcublas: calls cublasLtMatmul from inside it */
+cublasStatus_t fake_cublas_internal_matmul(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc, const void *alpha,
+                                           const void *A, cublasLtMatrixLayout_t Adesc, const void *B,
+                                           cublasLtMatrixLayout_t Bdesc, const void *beta, const void *C,
+                                           cublasLtMatrixLayout_t Cdesc, void *D, cublasLtMatrixLayout_t Ddesc,
+                                           const cublasLtMatmulAlgo_t *algo, void *ws, size_t wsSize,
+                                           cudaStream_t stream);
 /* in the fake libcublas: calls cublasLtMatmulAlgoGetHeuristic from inside it */
 cublasStatus_t fake_cublas_internal_heuristic(cublasLtHandle_t lt, cublasLtMatmulDesc_t desc,
                                               cublasLtMatrixLayout_t A, cublasLtMatrixLayout_t B,
@@ -133,9 +144,31 @@ int main(int argc, char **argv)
     if (argc < 3) return 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     base = aligned_alloc(256, 4 << 20);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "badhandle")) {
+        struct problem p;
+        problem_make(&p, (uint64_t)atoi(argv[2]));
+        float one = 1, zero = 0;
+        printf("matmul=%d\n", (int)cublasLtMatmul(NULL, p.desc, &one, base, p.l[0], base + 65536, p.l[1], &zero,
+                                                    base + 131072, p.l[2], base + 131072, p.l[3], NULL,
+                                                    base + 262144, 1 << 20, NULL));
+        problem_free(&p);
+        return 0;
+    }
     cublasLtHandle_t h;
     if (cublasLtCreate(&h) != CUBLAS_STATUS_SUCCESS) return 3;
-    const char *cmd = argv[1];
+    if (!strcmp(cmd, "internalmatmul")) {
+        struct problem p;
+        problem_make(&p, (uint64_t)atoi(argv[2]));
+        float one = 1, zero = 0;
+        cublasLtMatmulAlgo_t algo;
+        memset(&algo, 0, sizeof algo);
+        printf("matmul=%d\n", (int)fake_cublas_internal_matmul(h, p.desc, &one, base, p.l[0], base + 65536, p.l[1],
+                                                                &zero, base + 131072, p.l[2], base + 131072, p.l[3],
+                                                                &algo, base + 262144, 1 << 20, NULL));
+        problem_free(&p);
+        return 0;
+    }
     if (!strcmp(cmd, "threads")) {
         int n = atoi(argv[2]);
         pthread_t t[32];

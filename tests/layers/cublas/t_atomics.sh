@@ -3,7 +3,7 @@
 # the caller's stack), passed through and recorded in log mode, where symv/hemv on such a
 # handle are recorded too. cublasGetAtomicsMode is not hooked: it reports the real state.
 . "$(dirname "$0")/../../preload/lib.sh"
-unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV DETSHIM_CUBLAS_WORKSPACE_CONFIG
 val() { sed -n "s/^$1=//p" out | head -n1; }
 ev() { q "select(.type==\"event\" and .symbol==\"$1\")|$2" | head -n1; }
 modes_set() { sed -n 's/^cublasSetAtomicsMode .* mode=//p' record | tr '\n' ' ' | sed 's/ $//'; }

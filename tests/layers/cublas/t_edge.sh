@@ -2,7 +2,7 @@
 # Edges of the cuBLAS layer: no libcudart, many threads, streams and handles, settings,
 # the exported names.
 . "$(dirname "$0")/../../preload/lib.sh"
-unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV DETSHIM_CUBLAS_WORKSPACE_CONFIG
 val() { sed -n "s/^$1=//p" out | head -n1; }
 statuses_ok() { ! grep -Ev '^(s[12]|b[12])=|=0$' out | grep -q .; }
 routines() { grep -E '^cublas(Sgemm_v2|Dgemm_v2_64|GemmEx) handle=' record; }
@@ -14,7 +14,12 @@ check "no cudart: every call succeeds" statuses_ok
 check "no cudart: the routines keep the default workspace" [ "$(routines | grep -vc 'workspace=default')" -eq 0 ]
 check "no cudart: said once on stderr" [ "$(grep -c 'neither cudaMalloc (libcudart) nor cuMemAlloc_v2 (libcuda) is loaded' err)" -eq 1 ]
 check "no cudart: said once in the log" [ "$(q 'select(.type=="notice" and .layer=="cublas")|.message' | grep -c 'neither cudaMalloc')" -eq 1 ]
-check "no cudart: no sharing event (the pinned CUBLAS_WORKSPACE_CONFIG covers it)" \
+check "no cudart: the sharing of the default pool is observed" \
+    [ "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" = "cublasSgemm_v2" ]
+check "no cudart: valid log" "$PYTHON" "$LOGCHECK" "$(onelog)"
+fresh
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog_nort" streams > out 2> err
+check "no cudart, DETSHIM_CUBLAS_WORKSPACE_CONFIG=1: no sharing event (the pinned config covers it)" \
     [ -z "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" ]
 check "no cudart: valid log" "$PYTHON" "$LOGCHECK" "$(onelog)"
 fresh
@@ -29,6 +34,17 @@ check "workspace refused: every call succeeds" statuses_ok
 check "workspace refused: said once, with cuBLAS's status" [ "$(grep -c 'cublasSetWorkspace_v2 refused the shim.*(status 7)' err)" -eq 1 ]
 check "workspace refused: the routines ran on the default workspace" [ "$(routines | grep -vc 'workspace=default')" -eq 0 ]
 check "workspace refused: no forced event" [ -z "$(q 'select(.type=="event" and .action=="forced")|.symbol')" ]
+fresh
+
+# ---- the shim's own failed cudaMalloc never wipes or replaces the program's pending error ----
+FAKE_CUDART_MALLOC_FAIL_FROM=33554432 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" pendingerror > out 2> err
+check "pending error: the shim tried no cudaMalloc while the program's error was pending" \
+    [ "$(grep -c '^cudaMalloc .*33554432' record)" -eq 0 ]
+check "pending error: the program still reads its own error (98, invalid device function)" [ "$(val lasterror)" = 98 ]
+check "pending error: the gemms ran" [ "$(grep -c '^cublasSgemm_v2 ' record)" -eq 2 ]
+fresh
+FAKE_CUDART_MALLOC_FAIL_FROM=33554432 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
+check "no pending error: the shim's failure is not left for the program" [ "$(grep -c '^cudaMalloc size=33554432 failed' record)" -ge 1 ]
 fresh
 
 # ---- threads: each its own handle on two streams, 20 rounds ----

@@ -41,4 +41,31 @@ fresh
 DETSHIM_MODE=enforce run_shim "$CPROGS/lt_prog" heur 64 0 > out 2> err
 check "an algo given by the caller is passed through untouched" [ "$(ran)" = "algo=given id=2;" ]
 check "... and cublasLtMatmul logs nothing" [ -z "$(ev .action)" ]
+
+# ---- a NULL algo on an invalid handle: cuBLASLt's own status, in every mode (issue 15 item 4) ----
+saved_ld=${LD_LIBRARY_PATH-}
+for lib in fake real; do
+    if [ $lib = real ]; then
+        [ -e /usr/local/cuda/lib/libcublasLt.so.13 ] || continue
+        export LD_LIBRARY_PATH=/usr/local/cuda/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    fi
+    for mode in off log enforce strict; do
+        DETSHIM_MODE=$mode run_shim "$CPROGS/lt_prog" badhandle 64 > out 2> err
+        check "$lib, $mode: bad handle, NULL algo: CUBLAS_STATUS_NOT_INITIALIZED (1), not 15" [ "$(sed -n 's/^matmul=//p' out)" = 1 ]
+        check "$lib, $mode: no refusal" bash -c "! grep -q 'strict mode refused' '$T/err'"
+        fresh
+    done
+    DETSHIM_MODE=strict DETSHIM_VERBOSE=1 run_shim "$CPROGS/lt_prog" badhandle 64 > out 2> err
+    check "$lib: said why (not a determinism matter)" grep -q "heuristic failed with status 1 (not a determinism matter)" err
+    fresh
+done
+export LD_LIBRARY_PATH=$saved_ld
+
+# ---- hash mode: cuBLAS's own cublasLtMatmul calls are not digested (issue 15 item 6) ----
+DETSHIM_HASH=1 DETSHIM_MODE=enforce run_shim "$CPROGS/lt_prog" internalmatmul 64 > out 2> err
+check "hash, from inside libcublas: the matmul ran" [ "$(sed -n 's/^matmul=//p' out)" = 0 -a "$(grep -c '^fake_cublas_internal_matmul status=0' record)" = 1 ]
+tr=$(ls "$T"/*.trace.jsonl 2>/dev/null | head -n1)
+check "hash, from inside libcublas: no cublasLtMatmul record in the trace" \
+    [ "$(cat $tr /dev/null | jq -c 'select(.type=="call" and .call=="cublasLtMatmul")' | wc -l)" = 0 ]
+fresh
 finish

@@ -3,7 +3,7 @@
 # DETSHIM_PEDANTIC_MATH=1 forces CUBLAS_PEDANTIC_MATH (2) on every call and every new
 # handle, in enforce and strict only.
 . "$(dirname "$0")/../../preload/lib.sh"
-unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV DETSHIM_CUBLAS_WORKSPACE_CONFIG
 vals() { sed -n "s/^$1=//p" out | tr '\n' ' ' | sed 's/ $//'; }
 modes_set() { sed -n 's/^cublasSetMathMode .* mode=//p' record | tr '\n' ' ' | sed 's/ $//'; }
 mev() { q 'select(.type=="event" and .symbol=="cublasSetMathMode")|[.action,.math_mode,.math_mode_name]|@tsv'; }

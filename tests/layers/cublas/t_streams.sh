@@ -2,7 +2,7 @@
 # One workspace per stream: what the fake cuBLAS ran each routine with, per stream, and
 # what the log says, in each mode.
 . "$(dirname "$0")/../../preload/lib.sh"
-unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_SIZE DETSHIM_PEDANTIC_MATH CUBLAS_PROG_SETENV DETSHIM_CUBLAS_WORKSPACE_CONFIG
 val() { sed -n "s/^$1=//p" out | head -n1; }
 # the distinct workspaces the routines ran with on stream $1
 ws_on() { awk -v s="stream=$1" '/^cublas(Sgemm_v2|Dgemm_v2_64|GemmEx) / && $3 == s { print $4 }' record | sort -u | tr '\n' ' ' | sed 's/ $//'; }
@@ -19,7 +19,7 @@ check "enforce: s1's routines ran on one workspace" [ "$(nws_on "$s1")" -eq 1 ]
 check "enforce: s2's routines ran on one workspace" [ "$(nws_on "$s2")" -eq 1 ]
 check "enforce: not the default workspace" bash -c "! grep -E '^cublas(Sgemm|Dgemm|GemmEx).* workspace=default' record"
 check "enforce: s1 and s2 have different workspaces" [ "$(ws_on "$s1")" != "$(ws_on "$s2")" ]
-check "enforce: cublasSetWorkspace_v2 after each of the 3 cublasSetStream_v2" \
+check "enforce: cublasSetWorkspace_v2 at the first gemm after each of the 3 cublasSetStream_v2" \
     [ "$(setws_on "$s1")" -eq 2 -a "$(setws_on "$s2")" -eq 1 ]
 check "enforce: each installed with the default size 32 MiB" \
     [ "$(grep -c '^cublasSetWorkspace_v2 .* size=33554432$' record)" -eq 3 ]
@@ -29,11 +29,13 @@ check "enforce: the workspaces are the cudaMalloc'd ones" \
     [ "$(ws_on "$s1") $(ws_on "$s2")" = "$(sed -n 's/^cudaMalloc ptr=\([^ ]*\) size=33554432$/workspace=\1/p' record | tr '\n' ' ' | sed 's/ $//')" ]
 check "enforce: freed when the handle is destroyed (after cublasDestroy_v2)" \
     [ "$(sed -n '/^cublasDestroy_v2/,$p' record | grep -c '^cudaFree ')" -eq 2 ]
-check "enforce: a forced event at cublasSetStream_v2" [ "$(ev cublasSetStream_v2 .action)" = "forced" ]
+check "enforce: a forced event at the gemm that needed it, none at cublasSetStream_v2" \
+    [ "$(ev cublasSgemm_v2 .action)" = "forced" -a -z "$(ev cublasSetStream_v2 .action)" ]
+check "enforce: one per pair" [ "$(q 'select(.type=="event" and .action=="forced")|.stream' | sort -u | wc -l)" -eq 2 ]
 check "enforce: the event names handle, stream, workspace and size" \
-    [ "$(ev cublasSetStream_v2 '[.stream,.workspace_size,(.workspace|startswith("0x")),(.handle|startswith("0x"))]|@tsv')" = "$s1	33554432	true	true" ]
-check "enforce: the event's stack starts in the program's run_on" \
-    [ "$(ev cublasSetStream_v2 '.stack[0].function')" = "run_on" ]
+    [ "$(ev cublasSgemm_v2 '[.stream,.workspace_size,(.workspace|startswith("0x")),(.handle|startswith("0x"))]|@tsv')" = "$s1	33554432	true	true" ]
+check "enforce: the event's stack reaches the program's run_on" \
+    [ "$(ev cublasSgemm_v2 '[.stack[].function]|index("run_on") != null')" = "true" ]
 check "enforce: no sharing event" [ -z "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" ]
 check "enforce: summary counts the 3 cublasSetStream_v2 calls" [ "$(q 'select(.type=="summary")|.calls.cublasSetStream_v2')" = "3" ]
 check "enforce: valid log" "$PYTHON" "$LOGCHECK" "$(onelog)"
@@ -54,7 +56,11 @@ fresh
 DETSHIM_CUBLAS_WORKSPACE_SIZE=0 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
 check "DETSHIM_CUBLAS_WORKSPACE_SIZE=0: no workspace installed" [ "$(grep -c '^cublasSetWorkspace_v2' record)" -eq 0 ]
 check "... and none allocated" [ "$(grep -c '^cudaMalloc' record)" -eq 0 ]
-check "... and no sharing event: the pinned CUBLAS_WORKSPACE_CONFIG makes the default pool safe" \
+check "... and the sharing of the default pool is observed (nothing exports CUBLAS_WORKSPACE_CONFIG)" \
+    [ "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" = "cublasSgemm_v2" ]
+fresh
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 DETSHIM_CUBLAS_WORKSPACE_SIZE=0 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" streams > out 2> err
+check "... with DETSHIM_CUBLAS_WORKSPACE_CONFIG=1: no sharing event (the pinned :4096:8 makes the default pool safe)" \
     [ -z "$(q 'select(.type=="event" and .action=="observed" and .symbol!="cublasCreate_v2")|.symbol')" ]
 fresh
 
@@ -125,6 +131,9 @@ fresh
 # ---- a buffer per stream (PyTorch's cache): the program's buffers are kept ----
 DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" ownws > out 2> err
 s1=$(val s1); s2=$(val s2)
+check "ownws enforce: the shim allocated nothing (only the program's two buffers)" \
+    [ "$(grep -c '^cudaMalloc ' record)" -eq 2 -a "$(grep -c '^cudaMalloc .* size=33554432$' record)" -eq 0 ]
+check "ownws enforce: the shim installed nothing" [ "$(grep -c '^cublasSetWorkspace_v2' record)" -eq 4 ]
 check "ownws enforce: s1 runs on the program's b1" [ "$(ws_on "$s1")" = "workspace=$(val b1)" ]
 check "ownws enforce: s2 runs on the program's b2" [ "$(ws_on "$s2")" = "workspace=$(val b2)" ]
 check "ownws enforce: no cublasSetWorkspace_v2 event" [ -z "$(ev cublasSetWorkspace_v2 .action)" ]
@@ -132,4 +141,32 @@ check "ownws enforce: no observed event" [ -z "$(q 'select(.type=="event" and .a
 fresh
 DETSHIM_MODE=log run_shim "$CPROGS/cublas_prog" ownws > out 2> err
 check "ownws log: no event but the create" [ "$(q 'select(.type=="event")|.symbol' | sort -u)" = "cublasCreate_v2" ]
+
+# ---- on demand: 64 streams, PyTorch's pattern against the program that sets nothing ----
+fresh
+DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" torchstreams 64 > out 2> err
+check "64 streams, own buffer after each cublasSetStream: every gemm succeeds" [ "$(val failed)" = "0" ]
+check "64 streams, own buffer after each cublasSetStream: the shim allocated 0 bytes" \
+    [ "$(grep '^cudaMalloc ' record | grep -vc 'size=65536$')" -eq 0 ]
+check "... and installed nothing" [ "$(grep -c '^cublasSetWorkspace_v2' record)" -eq 64 ]
+fresh
+DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" manystreams 64 > out 2> err
+check "64 streams, nothing set: every gemm succeeds" [ "$(val failed)" = "0" ]
+check "64 streams, nothing set: a workspace for each stream a gemm ran on (31 tracked; 992 MiB)" \
+    [ "$(grep '^cudaMalloc .* size=33554432$' record | wc -l)" -eq 31 ]
+fresh
+DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" create > out 2> err
+check "a handle that runs nothing: nothing allocated" [ "$(grep -c '^cudaMalloc' record)" -eq 0 ]
+fresh
+
+# ---- a stream destroyed while its handle lives: its workspace is given back then ----
+DETSHIM_MODE=enforce run_shim "$CPROGS/cublas_prog" dropstream > out 2> err
+s1=$(val s1); s2=$(val s2)
+check "dropstream: every call succeeds" statuses_ok
+ws1=$(sed -n "s/^cublasSetWorkspace_v2 .* stream=$s1 workspace=\([^ ]*\) .*/\1/p" record | head -n1)
+check "dropstream: s1's workspace freed before the handle is destroyed" \
+    [ -n "$ws1" -a "$(sed -n '/^cublasDestroy_v2/q;p' record | grep -c "^cudaFree ptr=$ws1\$")" -eq 1 ]
+check "dropstream: s2's freed with the handle" [ "$(sed -n '/^cublasDestroy_v2/,$p' record | grep -c '^cudaFree ')" -eq 1 ]
+check "dropstream: s2 keeps running on its own workspace" \
+    [ "$(grep -c "^cublasSgemm_v2 .* stream=$s2 .*workspace=default" record)" -eq 0 ]
 finish

@@ -9,6 +9,8 @@
  * no exceptions, so "raise" is counted (fake_torch_raised) and recorded. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "fake_record.h"
 
@@ -81,6 +83,35 @@ void alert(const struct view *v)
     fake_record("alertNotDeterministic op=%.*s -> %s", (int)VIEW_LEN(v), VIEW_PTR(v),
                 !det ? "nothing" : warn ? "warn" : "raise");
     if (det && !warn) raised++;
+}
+
+/* torch 1.13 to 2.9 (aten/src/ATen/Context.cpp): the cuBLAS-config check accepts exactly
+ * :4096:8 or :16:8; the alert (called by libtorch_cuda at each cuBLAS routine) reads the
+ * check once and the flags through the exported getters (the PLT, as torch does). */
+bool check_cublas(struct context *c) __asm__("_ZN2at7Context30checkCuBLASConfigDeterministicEv");
+bool check_cublas(struct context *c)
+{
+    (void)c;
+    const char *v = getenv("CUBLAS_WORKSPACE_CONFIG");
+    bool ok = v && (!strcmp(v, ":4096:8") || !strcmp(v, ":16:8"));
+    fake_record("checkCuBLASConfigDeterministic -> %d", ok);
+    return ok;
+}
+
+void alert_cublas(const struct context *c) __asm__("_ZNK2at7Context33alertCuBLASConfigNotDeterministicEv");
+void alert_cublas(const struct context *c)
+{
+    static int config_ok = -1;
+    if (config_ok < 0) config_ok = check_cublas(global_context());
+    bool det = det_algos(c);
+#ifdef FAKE_NO_WARN_ONLY
+    bool warn = false;
+#else
+    bool warn = det && warn_only(c);
+#endif
+    const char *what = !det || config_ok ? "nothing" : warn ? "warn" : "raise";
+    fake_record("alertCuBLASConfigNotDeterministic -> %s", what);
+    if (det && !config_ok && !warn) raised++;
 }
 
 int fake_torch_raised(void);

@@ -56,5 +56,10 @@ void fake_cuda_alert(const char *p, size_t n)
     alert(&v);
 }
 
+/* a cuBLAS routine of libtorch_cuda (CUDABlas.cpp): the cuBLAS-config alert first */
+void alert_cublas(const void *c) __asm__("_ZNK2at7Context33alertCuBLASConfigNotDeterministicEv");
+void fake_cuda_gemm(void);
+void fake_cuda_gemm(void) { alert_cublas(global_context()); }
+
 int fake_cuda_raised(void);
 int fake_cuda_raised(void) { return fake_torch_raised(); }

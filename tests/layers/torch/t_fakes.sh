@@ -118,4 +118,33 @@ check "missing symbol: exactly one notice, naming it" \
     [ "$(q 'select(.type=="notice")|.message' | grep -c '')$(q 'select(.type=="notice")|.message' | grep -c 'deterministicAlgorithmsWarnOnly.*not found in libtorch_cpu')" = 11 ]
 check "missing symbol: the notice is on stderr once (enforce)" [ "$(grep -c 'deterministicAlgorithmsWarnOnly' err)" = 1 ]
 check "missing symbol: valid log" "$PYTHON" "$LOGCHECK" "$(onelog)"
+# torch up to 2.9: its cuBLAS-config check. The shim exports no CUBLAS_WORKSPACE_CONFIG; while
+# the cublas layer is active the check answers deterministic and the alert stays silent.
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_CONFIG
+for m in enforce strict; do
+    fresh
+    DETSHIM_MODE=$m run_shim "$TORCH_PROG" "$V113" query gemm gemm raised > out 2> err
+    check "cuBLAS config, $m: torch does not raise at cuBLAS routines" grep -qx "raised=0" out
+    check "cuBLAS config, $m: the alert never reached torch" [ "$(grep -c '^alertCuBLASConfig' record)" = 0 ]
+    check "cuBLAS config, $m: no CUBLAS_WORKSPACE_CONFIG was needed" \
+        [ -z "$(q 'select(.type=="header")|.pins[]|select(.var=="CUBLAS_WORKSPACE_CONFIG")|.var')" ]
+done
+fresh
+run_shim "$TORCH_PROG" "$V2" set-algos 1 0 gemm raised > out 2> err
+check "cuBLAS config, enforce + program asks for errors: still no raise" grep -qx "raised=0" out
+fresh
+DETSHIM_DISABLE=cublas DETSHIM_MODE=strict run_shim "$TORCH_PROG" "$V113" gemm raised > out 2> err
+check "cuBLAS config, cublas layer disabled: torch decides (and raises: no config)" \
+    [ "$(rec 'alertCuBLASConfigNotDeterministic -> raise')$(grep -x 'raised=.*' out)" = "1raised=1" ]
+fresh
+DETSHIM_DISABLE=cublas DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 DETSHIM_MODE=strict run_shim "$TORCH_PROG" "$V113" gemm raised > out 2> err
+check "cuBLAS config, cublas disabled: the pin is off with its layer, torch raises" grep -qx "raised=1" out
+fresh
+DETSHIM_DISABLE=cublas CUBLAS_WORKSPACE_CONFIG=:16:8 DETSHIM_MODE=strict run_shim "$TORCH_PROG" "$V113" gemm raised > out 2> err
+check "cuBLAS config, cublas disabled, a user's :16:8: torch's own check passes" \
+    [ "$(rec 'checkCuBLASConfigDeterministic -> 1')$(grep -x 'raised=.*' out)" = "1raised=0" ]
+fresh
+DETSHIM_MODE=log run_shim "$TORCH_PROG" "$V113" set-algos 1 0 gemm raised > out 2> err
+check "cuBLAS config, log: torch decides as it would without the shim" \
+    [ "$(rec 'alertCuBLASConfigNotDeterministic -> raise')$(grep -x 'raised=.*' out)" = "1raised=1" ]
 finish

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../../preload/lib.sh"
 . "$(dirname "$0")/pylib.sh"
 P=$TORCH_PY/flags.py
-unset CUBLAS_WORKSPACE_CONFIG
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_CONFIG
 
 fresh
 run_shim "$PYTHON" "$P" > out 2> err
@@ -12,10 +12,10 @@ check "enforce: deterministic algorithms on" grep -qx "deterministic_algorithms 
 check "enforce: warn-only (ops without a deterministic implementation do not stop training)" grep -qx "warn_only True" out
 check "enforce: cudnn.deterministic True" grep -qx "cudnn_deterministic True" out
 check "enforce: cudnn.benchmark False" grep -qx "cudnn_benchmark False" out
-check "enforce: CUBLAS_WORKSPACE_CONFIG pinned before Python started" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
+check "enforce: CUBLAS_WORKSPACE_CONFIG not exported by default" grep -qx "CUBLAS_WORKSPACE_CONFIG unset" out
 check "enforce: one log, valid" "$PYTHON" "$LOGCHECK" $(logs)
-check "enforce: the pin is in the header" \
-    [ "$(q 'select(.type=="header")|.pins[]|select(.var=="CUBLAS_WORKSPACE_CONFIG")|.value')" = ":4096:8" ]
+check "enforce: no cuBLAS pin in the header" \
+    [ -z "$(q 'select(.type=="header")|.pins[]|select(.var=="CUBLAS_WORKSPACE_CONFIG")|.value')" ]
 check "enforce: the getters were asked (summary)" \
     [ "$(q 'select(.type=="summary")|.calls._ZNK2at7Context23deterministicAlgorithmsEv')" -ge 1 ]
 check "enforce: nothing missing in this torch (no notice)" [ "$(q 'select(.type=="notice")|.message' | wc -l)" = 0 ]
@@ -46,9 +46,20 @@ check "off: no log" [ "$(nlogs)" = 0 ]
 fresh
 DETSHIM_DISABLE=torch run_shim "$PYTHON" "$P" > out 2> err
 check "torch layer disabled: torch's flags untouched" grep -qx "deterministic_algorithms False" out
-check "torch layer disabled: the cuBLAS pin still applies" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
+
+fresh
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 run_shim "$PYTHON" "$P" > out 2> err
+check "enforce, opted in: CUBLAS_WORKSPACE_CONFIG pinned before Python started" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
+check "enforce, opted in: the pin is in the header" \
+    [ "$(q 'select(.type=="header")|.pins[]|select(.var=="CUBLAS_WORKSPACE_CONFIG")|.value')" = ":4096:8" ]
+fresh
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 DETSHIM_DISABLE=torch run_shim "$PYTHON" "$P" > out 2> err
+check "torch layer disabled, opted in: the cuBLAS pin still applies" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
 
 fresh
 CUBLAS_WORKSPACE_CONFIG=:0:0 run_shim "$PYTHON" "$P" > out 2> err
-check "enforce: a nondeterministic CUBLAS_WORKSPACE_CONFIG is replaced" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
+check "enforce: a user's CUBLAS_WORKSPACE_CONFIG is left alone" grep -qx "CUBLAS_WORKSPACE_CONFIG :0:0" out
+fresh
+CUBLAS_WORKSPACE_CONFIG=:0:0 DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 run_shim "$PYTHON" "$P" > out 2> err
+check "enforce, opted in: a nondeterministic CUBLAS_WORKSPACE_CONFIG is replaced" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
 finish

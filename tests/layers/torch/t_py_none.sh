@@ -1,12 +1,12 @@
 #!/bin/bash
 # Python without torch: no log file, the same output as without the shim (but for the
-# cuBLAS pin the core applies to every process in enforce mode). And the Python stack of
+# cuBLAS pin the core applies to every process in enforce mode when asked to). And the Python stack of
 # another layer's event, from a hooked call made with and without the GIL (ctypes).
 . "$(dirname "$0")/../../preload/lib.sh"
 . "$(dirname "$0")/pylib.sh"
 P=$TORCH_PY/plain.py
 C=$TORCH_PY/ctypes_call.py
-unset CUBLAS_WORKSPACE_CONFIG
+unset CUBLAS_WORKSPACE_CONFIG DETSHIM_CUBLAS_WORKSPACE_CONFIG
 
 fresh
 "$PYTHON" "$P" > plain.out
@@ -14,7 +14,9 @@ run_shim "$PYTHON" "$P" > out 2> err
 check "no torch: no log file" [ "$(nlogs)" = 0 ]
 check "no torch: nothing on stderr" [ ! -s err ]
 check "no torch: same output" diff <(grep -v CUBLAS plain.out) <(grep -v CUBLAS out)
-check "no torch: only the core's pin differs" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
+check "no torch: CUBLAS_WORKSPACE_CONFIG is not exported by default" grep -qx "CUBLAS_WORKSPACE_CONFIG unset" out
+DETSHIM_CUBLAS_WORKSPACE_CONFIG=1 run_shim "$PYTHON" "$P" > out 2> err
+check "no torch, DETSHIM_CUBLAS_WORKSPACE_CONFIG=1: only the core's pin differs" grep -qx "CUBLAS_WORKSPACE_CONFIG :4096:8" out
 
 fresh
 run_shim "$PYTHON" "$C" "$PROGS/libmiddle.so" pydll > out 2> err

@@ -8,6 +8,7 @@
  *   alert NAME            alertNotDeterministic(NAME), the view ending inside a longer buffer
  *   alert2 NAME           the same from a second call site
  *   alert-long N          an op name of N 'x'
+ *   gemm                  a cuBLAS routine of libtorch_cuda (its cuBLAS-config alert)
  *   raised                prints "raised=N": how often the fake torch would have thrown */
 #include <dlfcn.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@ static int (*query)(char *, size_t);
 static void (*set)(int, bool, bool);
 static void (*alert)(const char *, size_t);
 static int (*raised)(void);
+static void (*gemm)(void);
 
 __attribute__((noinline)) static void alert_site_one(const char *name)
 {
@@ -45,7 +47,8 @@ int main(int argc, char **argv)
     *(void **)&set = dlsym(h, "fake_cuda_set");
     *(void **)&alert = dlsym(h, "fake_cuda_alert");
     *(void **)&raised = dlsym(h, "fake_cuda_raised");
-    if (!query || !set || !alert || !raised) return 1;
+    *(void **)&gemm = dlsym(h, "fake_cuda_gemm");
+    if (!query || !set || !alert || !raised || !gemm) return 1;
     for (int i = 2; i < argc; i++) {
         const char *c = argv[i];
         const char *a1 = i + 1 < argc ? argv[i + 1] : "0";
@@ -78,6 +81,8 @@ int main(int argc, char **argv)
             alert_site_two(s);
             free(s);
             i++;
+        } else if (!strcmp(c, "gemm")) {
+            gemm();
         } else if (!strcmp(c, "raised")) {
             printf("raised=%d\n", raised());
         } else {

@@ -49,13 +49,12 @@ static bool opted_in(const struct pin *p)
     bool on = false;
     if (v && *v && ds_parse_bool(v, &on) != 0) {
         on = false;
-        ds_notice(ds_layers[p->layer].name, true,
-                  "%s='%.200s' is not valid; accepted values: 0, 1, yes, no, true, false, on, off; "
-                  "using 0 (%s is not pinned)", p->optin, v, p->var);
+        ds_say("detshim: %s='%.200s' is not valid; accepted values: 0, 1, yes, no, true, false, on, off; "
+               "using 0 (%s is not pinned)", p->optin, v, p->var);
     }
     if (!on && ds_cfg.verbose)
-        ds_notice(ds_layers[p->layer].name, false, "opt-in pin not applied: %s=%s is exported only with "
-                  "%s=1 (%s)", p->var, p->value, p->optin, p->reason);
+        ds_say("detshim: opt-in pin not applied: %s=%s is exported only with %s=1 (%s)", p->var,
+               p->value, p->optin, p->reason); /* the constructor: stderr alone */
     return on;
 }
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
-c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch --suite hash --suite fuzz-replay)
+c_suites=(--suite unit --suite preload --suite roads --suite cublas --suite kernels --suite cudnn --suite torch --suite hash --suite fuzz-replay)
 fuzz_seconds=${DETSHIM_FUZZ_SECONDS:-30}
 rc=0
 results=()

@@ -18,7 +18,8 @@
  * "Next" is the first object after this one in load order that defines dlsym (libc, or
  * another preloaded library that wraps dlsym too: it then sees every lookup), copies of
  * the shim skipped; it is found by reading the objects' symbol tables (elfsym.c), since
- * calling dlsym here would call this very function. */
+ * calling dlsym here would call this very function. A sanitizer's runtime calls dlsym
+ * while it initialises: the build compiles this file and elfsym.c uninstrumented. */
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
@@ -39,58 +40,33 @@ void ds_dlsym_init(void);
 void *ds_dlsym_handle(void *handle, const char *name, const void *caller);
 void *ds_dlvsym_handle(void *handle, const char *name, const char *version, const void *caller);
 
-static const ElfW(Dyn) *dynamic_of(const struct dl_phdr_info *info)
+/* The loaded objects, in load order, from this one's link map (dladdr1, which no sanitizer
+ * intercepts, unlike dl_iterate_phdr): called the first time any dlsym reaches the shim,
+ * possibly from a sanitizer's runtime before it is initialised, so it calls nothing else. */
+static void find_next(int pass, void **ds, void **dvs)
 {
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-            return (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    return NULL;
-}
-
-static bool contains(const struct dl_phdr_info *info, uintptr_t a)
-{
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && a >= lo && a < lo + ph->p_memsz) return true;
+    Dl_info di;
+    struct link_map *self = NULL, *lm;
+    if (!dladdr1((void *)&ds_dlsym_init, &di, (void **)&self, RTLD_DL_LINKMAP) || !self) return;
+    self_base = self->l_addr;
+    self_dyn = self->l_ld;
+    for (lm = pass == 0 ? self->l_next : self; pass == 1 && lm->l_prev; lm = lm->l_prev) {}
+    for (; lm; lm = lm->l_next) {
+        if (lm == self || !lm->l_ld) continue;
+        if (ds_elf_lookup(lm->l_addr, lm->l_ld, "detshim_abi_marker")) continue; /* a copy */
+        if (!*ds) *ds = ds_elf_lookup(lm->l_addr, lm->l_ld, "dlsym");
+        if (!*dvs) *dvs = ds_elf_lookup(lm->l_addr, lm->l_ld, "dlvsym");
+        if (*ds && *dvs) return;
     }
-    return false;
-}
-
-struct next_walk {
-    int pass;         /* 0: only objects after this one; 1: any object */
-    bool after_self;
-    void *dlsym, *dlvsym;
-};
-
-static int next_cb(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    struct next_walk *w = arg;
-    const ElfW(Dyn) *dyn = dynamic_of(info);
-    if (contains(info, (uintptr_t)&ds_dlsym_init)) {
-        self_base = info->dlpi_addr;
-        self_dyn = dyn;
-        w->after_self = true;
-        return 0;
-    }
-    if (!dyn || (w->pass == 0 && !w->after_self)) return 0;
-    if (ds_elf_lookup(info->dlpi_addr, dyn, "detshim_abi_marker")) return 0; /* a copy */
-    if (!w->dlsym) w->dlsym = ds_elf_lookup(info->dlpi_addr, dyn, "dlsym");
-    if (!w->dlvsym) w->dlvsym = ds_elf_lookup(info->dlpi_addr, dyn, "dlvsym");
-    return w->dlsym && w->dlvsym;
 }
 
 void ds_dlsym_init(void)
 {
-    struct next_walk w = {0, false, NULL, NULL};
-    dl_iterate_phdr(next_cb, &w);
-    if (!w.dlsym || !w.dlvsym) { /* loaded after libc (dlopen): any object but this one */
-        w.pass = 1;
-        dl_iterate_phdr(next_cb, &w);
-    }
-    __atomic_store_n(&ds_next_dlvsym, w.dlvsym, __ATOMIC_RELEASE);
-    __atomic_store_n(&ds_next_dlsym, w.dlsym, __ATOMIC_RELEASE);
+    void *ds = NULL, *dvs = NULL;
+    find_next(0, &ds, &dvs);
+    if (!ds || !dvs) find_next(1, &ds, &dvs); /* loaded after libc (dlopen): any object */
+    __atomic_store_n(&ds_next_dlvsym, dvs, __ATOMIC_RELEASE);
+    __atomic_store_n(&ds_next_dlsym, ds, __ATOMIC_RELEASE);
 }
 
 static int hook_of(const char *name)

@@ -1,8 +1,12 @@
 /* elfsym.c: ds_elf_lookup (elfsym.h). The GNU hash table when the object has one (every
- * object a current toolchain links), else the SysV table's symbol count and a linear scan. */
+ * object a current toolchain links), else the SysV table's symbol count and a linear scan.
+ * It calls no libc function: the shim's dlsym may run before a sanitizer's runtime has
+ * initialised, when its string interceptors cannot be called (and the build compiles this
+ * file without instrumentation). */
 #include <elf.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "elfsym.h"
 
@@ -20,9 +24,18 @@ static uintptr_t at(uintptr_t base, ElfW(Addr) v)
     return v < base ? base + v : v;
 }
 
+static bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b) a++, b++;
+    return *a == *b;
+}
+
 static void read_dynamic(uintptr_t base, const ElfW(Dyn) *d, struct dyninfo *di)
 {
-    memset(di, 0, sizeof *di);
+    di->sym = NULL;
+    di->str = NULL;
+    di->gnu = di->sysv = NULL;
+    di->versym = NULL;
     for (; d->d_tag != DT_NULL; d++) {
         uintptr_t a = at(base, d->d_un.d_ptr);
         switch (d->d_tag) {
@@ -47,7 +60,7 @@ static uint32_t gnu_hash(const char *s)
 static void *accept(uintptr_t base, const struct dyninfo *di, uint32_t i, const char *name)
 {
     const ElfW(Sym) *s = &di->sym[i];
-    if (s->st_shndx == SHN_UNDEF || strcmp(di->str + s->st_name, name) != 0) return NULL;
+    if (s->st_shndx == SHN_UNDEF || !same(di->str + s->st_name, name)) return NULL;
     unsigned type = ELF64_ST_TYPE(s->st_info);
     if (type != STT_FUNC && type != STT_OBJECT && type != STT_NOTYPE) return NULL;
     if (di->versym && (di->versym[i] & 0x8000)) return NULL;

@@ -11,8 +11,9 @@
  * (resolve.c). Everything else passes through untouched:
  *   - RTLD_DEFAULT and RTLD_NEXT go to the next dlsym with the caller's return address
  *     intact (the fronts jump), so RTLD_NEXT stays relative to the caller;
- *   - the shim's own lookups (resolve.c asks vendor handles for the real functions), and
- *     those of another copy of the shim;
+ *   - the shim's own lookups (resolve.c asks vendor handles for the real functions),
+ *     those of another copy of the shim, and those of the vendor libraries themselves
+ *     (cuDNN's dispatch to its sub-libraries, the runtime's to the driver);
  *   - a name found outside the vendor libraries, or the shim's own symbol already;
  *   - DETSHIM_MODE=off.
  * "Next" is the first object after this one in load order that defines dlsym (libc, or
@@ -93,6 +94,19 @@ static bool in_shim_copy(const void *addr)
     return ds_elf_lookup(lm->l_addr, lm->l_ld, "detshim_abi_marker") != NULL;
 }
 
+/* Is the caller a vendor library itself? cuDNN 9's libcudnn dispatches to its sub-libraries
+ * (libcudnn_cnn, ...) through dlsym, libcudart fetches the driver's entry points with
+ * dlsym(libcuda, "cuGetProcAddress_v2"): their internal calls must stay internal (a wrapper
+ * there would loop back into the library, or see one launch twice). */
+static bool from_vendor(const void *caller)
+{
+    Dl_info di;
+    if (!dladdr(caller, &di) || !di.dli_fname) return false;
+    for (int i = 0; i < DS_LIB_COUNT; i++)
+        if (base_has_prefix(di.dli_fname, ds_libs[i].prefix)) return true;
+    return false;
+}
+
 static _Atomic(void *) wrappers[DS_HOOK_COUNT];
 
 /* This copy's exported symbol for hook id (the front of a hot hook) */
@@ -122,7 +136,7 @@ static void *substitute(void *handle, const char *name, void *p, const void *cal
         vendor = dlinfo(handle, RTLD_DI_LINKMAP, &lm) == 0 && lm &&
                  base_has_prefix(lm->l_name, prefix) && !in_shim_copy(p);
     }
-    if (!vendor || in_shim_copy(caller)) return p;
+    if (!vendor || in_shim_copy(caller) || from_vendor(caller)) return p;
     void *w = wrapper_of(id);
     if (!w) return p;
     if (ds_cfg.verbose >= 2) {

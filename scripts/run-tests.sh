@@ -1,6 +1,7 @@
 #!/bin/bash
 # Builds libdetshim and runs every test: the plain build (all suites), the unit tests
-# under valgrind, and the C suites under ASan+UBSan and under TSan. Ends with one line
+# under valgrind, a build against CUDA 12.4's headers (the C suites), and the C suites
+# under ASan+UBSan and under TSan. Ends with one line
 # "N passed, M failed, K skipped". Needs what scripts/test-deps.sh installs.
 # Usage: scripts/run-tests.sh [--quick]   (--quick: plain build only)
 set -uo pipefail
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
-c_suites=(--suite unit --suite preload --suite cublas --suite kernels --suite cudnn --suite torch --suite hash --suite fuzz-replay)
+c_suites=(--suite unit --suite preload --suite roads --suite cublas --suite kernels --suite cudnn --suite torch --suite hash --suite fuzz-replay)
 fuzz_seconds=${DETSHIM_FUZZ_SECONDS:-30}
 rc=0
 results=()
@@ -44,6 +45,18 @@ if [ $quick -eq 0 ]; then
     if [ -d build-test ]; then
         run build-test --suite unit --timeout-multiplier 5 \
             --wrapper "valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$PWD/tests/valgrind.supp"
+    fi
+
+    # Clusters run CUDA 12 as often as 13: the oldest supported headers (12.4, from NVIDIA's
+    # wheels, fetched once into build-cu12-headers/), the C suites and the real-library one.
+    step "CUDA 12 headers build (12.4), the C suites"
+    cu12=$PWD/build-cu12-headers
+    if [ -e "$cu12/include/cudnn.h" ] || scripts/fetch-cuda-headers.sh 12 "$cu12" >/dev/null; then
+        if build build-cu12 -Dtoolkit_include_dir="$cu12/include"; then
+            run build-cu12 "${c_suites[@]}" --suite real
+        fi
+    else
+        step_failed "fetch the CUDA 12 headers (scripts/fetch-cuda-headers.sh 12)"
     fi
 
     step "ASan + UBSan build"

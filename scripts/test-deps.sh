@@ -1,12 +1,14 @@
 #!/bin/bash
 # Installs what building and testing libdetshim needs on a fresh Debian/Ubuntu machine
-# (run as root). The CUDA toolkit headers are expected in /usr/local/cuda (or CUDA_PATH):
-# only headers are used; no GPU and no CUDA library is needed to build or test.
+# (run as root). Only CUDA headers are used, no GPU and no CUDA library: those of a toolkit
+# in /usr/local/cuda (or CUDA_PATH), else the build fetches CUDA 13's from NVIDIA's wheels
+# on PyPI (scripts/fetch-cuda-headers.sh; run-tests.sh fetches CUDA 12.4's for its CUDA 12
+# build the same way). The suite `real` runs against real CUDA 13 libraries when present.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    meson ninja-build pkg-config gcc libc6-dev libunwind-dev check jq \
+    meson ninja-build pkg-config gcc libc6-dev libunwind-dev check jq ca-certificates \
     python3 python3-torch valgrind lmod binutils clang libclang-rt-14-dev >/dev/null
 # cuobjdump + nvdisasm for the SASS scanner tests (the toolkit here ships without them;
 # `cuobjdump -sass` needs nvdisasm). Both land in site-packages/nvidia/cu13/bin.

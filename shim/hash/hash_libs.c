@@ -120,7 +120,7 @@ void ds_hcall_post(struct ds_hcall *c, int status)
 /* ---- extents ------------------------------------------------------------------------------ */
 size_t ds_dtype_size(cudaDataType t)
 {
-    switch (t) {
+    switch ((int)t) { /* int: CUDA 12 headers lack some types (meson.build defines them) */
     case CUDA_R_8I: case CUDA_R_8U: case CUDA_R_8F_E4M3: case CUDA_R_8F_E5M2: case CUDA_R_8F_UE8M0:
         return 1;
     case CUDA_R_16F: case CUDA_R_16BF: case CUDA_R_16I: case CUDA_R_16U: case CUDA_C_8I: case CUDA_C_8U:

@@ -1,10 +1,12 @@
 #!/bin/bash
-# The library exports exactly the hook table (plus its copy marker) and needs no CUDA
-# library: everything vendor is resolved at run time.
+# The library exports exactly the hook table (plus its copy marker, and dlsym/dlvsym on
+# x86-64) and needs no CUDA library: everything vendor is resolved at run time.
 . "$(dirname "$0")/lib.sh"
 skip_if_sanitized "checks the release artefact itself (exports, inertness in uninstrumented programs)"
 "$PROGS/hooklist" | cut -d' ' -f1 | sort > want
 echo detshim_abi_marker >> want
+# shim/hooks/dlsym.c: dlsym and dlvsym under glibc's versions (and the version nodes)
+[ "$(uname -m)" = x86_64 ] && printf "%s\n" GLIBC_2.2.5 GLIBC_2.34 dlsym@@GLIBC_2.34 dlsym@GLIBC_2.2.5 dlvsym@@GLIBC_2.34 dlvsym@GLIBC_2.2.5 >> want
 sort -o want want
 nm -D --defined-only "$SHIM" | awk '{print $3}' | sort > have
 check "exported symbols == hooks.def" diff want have

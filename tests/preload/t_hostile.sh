@@ -26,7 +26,10 @@ run_shim "$PROGS/local_prog" libmiddle.so 2 dlsym > out 2> err
 check "dlsym(RTLD_DEFAULT): goes through the shim and succeeds" grep -qx "default status=0" out
 check "dlsym(handle): the real function, succeeds" grep -qx "handle status=0" out
 check "dlsym: the real function ran 4 times" [ "$(creates)" -eq 4 ]
-check "dlsym: the shim saw exactly the RTLD_DEFAULT ones" [ "$(q 'select(.type=="summary")|.calls.cublasCreate_v2')" -eq 2 ]
+# on x86-64 the shim's dlsym hands out its wrapper for a hooked name on a vendor handle too
+# (shim/hooks/dlsym.c; tests/roads): elsewhere only the RTLD_DEFAULT lookups reach it
+want_seen=2; [ "$(uname -m)" = x86_64 ] && want_seen=4
+check "dlsym: the shim saw the calls it can see" [ "$(q 'select(.type=="summary")|.calls.cublasCreate_v2')" -eq $want_seen ]
 
 for order in "shim other" "other shim"; do
     fresh

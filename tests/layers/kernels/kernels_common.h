@@ -26,6 +26,10 @@ cudaError_t cudaLaunchCooperativeKernel_ptsz(const void *func, dim3 g, dim3 b, v
 cudaError_t cudaGraphLaunch_ptsz(cudaGraphExec_t e, cudaStream_t s);
 cudaError_t cudaGetDriverEntryPoint_ptsz(const char *symbol, void **fp, unsigned long long flags,
                                          enum cudaDriverEntryPointQueryResult *qr);
+/* Declared by CUDA 12.5 and later only (CUDA 12.4 builds too). */
+cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fp, unsigned int ver,
+                                             unsigned long long flags,
+                                             enum cudaDriverEntryPointQueryResult *qr);
 cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char *symbol, void **fp, unsigned int ver,
                                                   unsigned long long flags,
                                                   enum cudaDriverEntryPointQueryResult *qr);

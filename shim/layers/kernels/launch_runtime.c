@@ -237,10 +237,12 @@ cudaError_t ds_policy_cudaGetDriverEntryPointByVersion_ptsz(
 }
 
 /* ---- the last error, with strict mode's refusals in it ----------------------------------- */
+/* The program's own runtime error comes first: a refusal pending at the same time is
+ * reported by the next call, so neither is lost. */
 cudaError_t ds_policy_cudaGetLastError(void)
 {
-    cudaError_t st = DS_REAL(cudaGetLastError)(); /* clears the runtime's own as well */
-    if (DS_UNLIKELY(pending_refusal != cudaSuccess)) {
+    cudaError_t st = DS_REAL(cudaGetLastError)(); /* clears the runtime's own */
+    if (DS_UNLIKELY(pending_refusal != cudaSuccess) && st == cudaSuccess) {
         st = pending_refusal;
         pending_refusal = cudaSuccess;
     }
@@ -249,6 +251,6 @@ cudaError_t ds_policy_cudaGetLastError(void)
 
 cudaError_t ds_policy_cudaPeekAtLastError(void)
 {
-    if (DS_UNLIKELY(pending_refusal != cudaSuccess)) return pending_refusal;
-    return DS_REAL(cudaPeekAtLastError)();
+    cudaError_t st = DS_REAL(cudaPeekAtLastError)();
+    return DS_UNLIKELY(pending_refusal != cudaSuccess) && st == cudaSuccess ? pending_refusal : st;
 }

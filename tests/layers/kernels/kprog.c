@@ -8,6 +8,8 @@
  *                        (with KPROG_FORKS=K a further thread forks and execs K times meanwhile)
  *                        __cudaLaunchKernel, cuLaunchKernel and a cuGetProcAddress_v2
  *                        pointer, and N of axpy through cudaLaunchKernel
+ *   kprog lasterr        a flagged launch (refused in strict), then a failing cudaMalloc of the
+ *                        program's own: which last error is reported, in which order
  *   kprog reduce         one launch of clean_reduce (listed by a scanner file in a test)
  *   kprog unknown        a launch of a stub nobody registered
  *   kprog args N         N launches of a clean kernel through every entry point, with distinct
@@ -410,6 +412,19 @@ static void bench(long n, const char *only)
     }
 }
 
+/* A refusal and a runtime error of the program's own pending together. */
+NOINL void lasterr(void)
+{
+    int st = via_cudaLaunchKernel(&kerns[KI_INDEX]);
+    void *p = NULL;
+    int m = cudaMalloc(&p, 64); /* FAKE_CUDART_MALLOC_FAIL_FROM=0: fails, sets the last error */
+    int peek = cudaPeekAtLastError();
+    int get1 = cudaGetLastError();
+    int get2 = cudaGetLastError();
+    int get3 = cudaGetLastError();
+    printf("lasterr launch=%d malloc=%d peek=%d get=%d then=%d then=%d\n", st, m, peek, get1, get2, get3);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -451,6 +466,8 @@ int main(int argc, char **argv)
             for (int i = 0; i < n; i++) bad += entries[e].fn(&kerns[KI_AXPY]) != 0;
         printf("entries %zu launches %d failed %d\n", sizeof entries / sizeof *entries,
                (int)(sizeof entries / sizeof *entries) * n, bad);
+    } else if (!strcmp(cmd, "lasterr")) {
+        lasterr();
     } else if (!strcmp(cmd, "reduce")) {
         show("cudaLaunchKernel", &kerns[KI_REDUCE], via_cudaLaunchKernel(&kerns[KI_REDUCE]));
     } else if (!strcmp(cmd, "unknown")) {

@@ -49,4 +49,9 @@ check "allowing one kernel: it runs" [ "$(grep -cE ' index status=0$' out)" -eq 
 check "... the other is still refused" [ "$(grep -cE ' force status=800$' out)" -eq "$NENTRIES" ]
 check "... the log says which kernel was allowed by what" \
     has 'select(.type=="notice" and .layer=="kernels")|.message' "^kernel .*indexFuncLargeIndex.* is allowed by DETSHIM_ALLOW pattern '\*indexFuncLargeIndex\*ReduceAdd\*'$"
+# A refusal pending while the program's own runtime call fails: the program's error first,
+# the refusal at the next call, nothing lost (a cudaGetLastError used to drop the real one)
+DETSHIM_MODE=strict FAKE_CUDART_MALLOC_FAIL_FROM=0 run_shim "$PROGS/kprog" lasterr > out2 2> err2
+check "strict, two errors pending: the program's first, then the refusal, then none" \
+    grep -qx "lasterr launch=800 malloc=2 peek=2 get=2 then=800 then=0" out2
 finish

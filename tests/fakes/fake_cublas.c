@@ -266,7 +266,7 @@ cublasStatus_t cublasSgemmGroupedBatched(cublasHandle_t handle, const cublasOper
 }
 
 /* cuBLAS 13's emulation controls: remembered, recorded */
-cublasStatus_t cublasSetEmulationStrategy(cublasHandle_t handle, cublasEmulationStrategy_t s)
+cublasStatus_t cublasSetEmulationStrategy(cublasHandle_t handle, int s) /* an enum in cuBLAS 13 */
 {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     fake_record("cublasSetEmulationStrategy handle=%p strategy=%d", (void *)handle, (int)s);

@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!val) return 0;
     memcpy(val, data, size);
     val[size] = 0;
-    size_t caps[] = {size * 6 + 64, size + 16, 24};
+    size_t caps[] = {size * 12 + 64, size + 16, 24}; /* a and b: up to 6 bytes per input byte each */
     for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
         char *mem = malloc(caps[c]);
         if (!mem) break;
@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         jb_null(&jb, "c");
         jb_obj_end(&jb);
         bool ok = jb_finish(&jb);
-        if (c == 0 && !ok) abort(); /* six bytes per input byte always fit */
+        if (c == 0 && !ok) abort(); /* twelve bytes per input byte always fit */
         if (ok) check_record(&jb);
         free(mem);
     }

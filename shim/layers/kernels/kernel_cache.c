@@ -29,6 +29,10 @@ static struct ds_kslot *find(struct ds_ktab *t, uintptr_t key)
     }
 }
 
+/* Tables replaced by a bigger one: kept (readers may still be in them), and reachable. */
+static struct ds_ktab *retired[64];
+static unsigned nretired;
+
 /* Twice the slots, with the kernels that have a verdict (keys whose verdict an unload
  * cleared are left behind). The old table stays: readers may be in it. */
 static struct ds_ktab *grow(struct ds_ktab *t)
@@ -48,6 +52,7 @@ static struct ds_ktab *grow(struct ds_ktab *t)
         kept++;
     }
     used = kept;
+    if (nretired < sizeof retired / sizeof *retired) retired[nretired++] = t;
     atomic_store_explicit(&ds_ktab, n, memory_order_release);
     return n;
 }

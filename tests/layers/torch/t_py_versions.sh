@@ -8,6 +8,7 @@
 # libpython RTLD_LOCAL and calls the hooked function between PyEval_SaveThread and
 # PyEval_RestoreThread. No torch needed.
 . "$(dirname "$0")/../../preload/lib.sh"
+skip_if_sanitized "the CPython builds it embeds are not built with the sanitizer runtime"
 N=$TORCH_PY/nogil.py
 C=$TORCH_PY/ctypes_call.py
 ev() { q "select(.type==\"event\")|$1"; }

@@ -9,4 +9,6 @@
 #include <cublasLt.h>
 #include <cudnn.h>
 #include <nccl.h>
+
+#include "cuda_compat.h"
 #endif

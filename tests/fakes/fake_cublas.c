@@ -23,6 +23,7 @@
 #include <cublas_api.h>
 #include <cublasLt.h>
 
+#include "../../shim/core/cuda_compat.h"
 #include "fake_record.h"
 
 /* cuBLAS runs many routines through cuBLASLt. A weak reference: bound at load time to the
@@ -266,7 +267,7 @@ cublasStatus_t cublasSgemmGroupedBatched(cublasHandle_t handle, const cublasOper
 }
 
 /* cuBLAS 13's emulation controls: remembered, recorded */
-cublasStatus_t cublasSetEmulationStrategy(cublasHandle_t handle, int s) /* an enum in cuBLAS 13 */
+cublasStatus_t cublasSetEmulationStrategy(cublasHandle_t handle, cublasEmulationStrategy_t s)
 {
     if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
     fake_record("cublasSetEmulationStrategy handle=%p strategy=%d", (void *)handle, (int)s);

@@ -157,7 +157,7 @@ static void emu_record(enum ds_hook hook, cublasHandle_t handle, unsigned bit, c
                        long long value, cublasStatus_t st)
 {
     if (st != CUBLAS_STATUS_SUCCESS) return; /* nothing changed */
-    if (bit == 0 && value == 0) return; /* CUBLAS_EMULATION_STRATEGY_DEFAULT (cuBLAS 13) */
+    if (bit == 0 && value == CUBLAS_EMULATION_STRATEGY_DEFAULT) return;
     struct hstate *h = cb_hfind(handle);
     if (h && (atomic_fetch_or_explicit(&h->emu_said, 1u << bit, memory_order_relaxed) & (1u << bit))) return;
     struct ds_event ev;
@@ -178,11 +178,11 @@ static void emu_record(enum ds_hook hook, cublasHandle_t handle, unsigned bit, c
         emu_record(DS_HOOK_##name, handle, bit, setting, (long long)(intptr_t)param, st);        \
         return st;                                                                               \
     }
-EMU_SETTER(0, cublasSetEmulationStrategy, int, emulationStrategy,
+EMU_SETTER(0, cublasSetEmulationStrategy, cublasEmulationStrategy_t, emulationStrategy,
            "emulation strategy")
-EMU_SETTER(1, cublasSetEmulationSpecialValuesSupport, int, mask,
+EMU_SETTER(1, cublasSetEmulationSpecialValuesSupport, cudaEmulationSpecialValuesSupport, mask,
            "emulation special values support")
-EMU_SETTER(2, cublasSetFixedPointEmulationMantissaControl, int,
+EMU_SETTER(2, cublasSetFixedPointEmulationMantissaControl, cudaEmulationMantissaControl,
            mantissaControl, "fixed-point emulation mantissa control")
 EMU_SETTER(3, cublasSetFixedPointEmulationMaxMantissaBitCount, int, maxMantissaBitCount,
            "fixed-point emulation max mantissa bit count")

@@ -165,7 +165,7 @@ cudaError_t ds_policy___cudaGetKernel(cudaKernel_t *kernel, const void *hostFun)
 }
 
 /* ---- unloads: a freed kernel's address may be reused by another kernel ---------------- */
-cudaError_t ds_policy_cudaLibraryUnload(void *library)
+cudaError_t ds_policy_cudaLibraryUnload(cudaLibrary_t library)
 {
     cudaError_t st = DS_REAL(cudaLibraryUnload)(library);
     if (st == cudaSuccess) ds_kernels_forget();

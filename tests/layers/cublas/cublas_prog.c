@@ -272,12 +272,18 @@ int main(int argc, char **argv)
         cublasDestroy_v2(h);
         del_stream(s[0]);
         del_stream(s[1]);
+#if CUBLAS_VER_MAJOR >= 13 /* cuBLAS 13's emulation controls */
     } else if (!strcmp(cmd, "emulation")) {
         cublasHandle_t h = create();
         printf("setemulation=%d\n", (int)cublasSetEmulationStrategy(h, (cublasEmulationStrategy_t)atoi(argv[2])));
         printf("setmantissa=%d\n",
                (int)cublasSetFixedPointEmulationMaxMantissaBitCount(h, argc > 3 ? atoi(argv[3]) : 0));
         cublasDestroy_v2(h);
+#else
+    } else if (!strcmp(cmd, "emulation")) {
+        puts("emulation: built against headers without cuBLAS 13's emulation controls");
+        return 77;
+#endif
     } else if (!strcmp(cmd, "pendingerror")) {
 #ifndef NO_CUDART
         extern cudaError_t __cudaGetKernel(cudaKernel_t *, const void *);

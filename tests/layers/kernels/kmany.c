@@ -60,6 +60,7 @@ static int many(int n, int nf, int rounds)
         if (t < best) best = t;
     }
     printf("round ns_per_launch=%.0f\n", best);
+    free(f);
     return 0;
 }
 
@@ -76,6 +77,7 @@ static int bench(long n, int k)
     if (!f) return 1;
     for (int i = 0; i < k; i++) launch(f[i]);
     bench_rounds(f, n, k);
+    free(f);
     return 0;
 }
 
@@ -88,15 +90,16 @@ static CUfunction *load_many(int n, int nf)
     for (int i = 0; i < n; i++)
         p += i < n - nf ? sprintf(p, "clean_kernel_%d\n", i) : sprintf(p, FLAGGED "_%d\n", i);
     CUmodule m;
-    if (cuModuleLoadData(&m, img) != CUDA_SUCCESS) return NULL;
+    CUresult lr = cuModuleLoadData(&m, img);
+    free(img);
+    if (lr != CUDA_SUCCESS) return NULL;
     CUfunction *f = malloc(sizeof *f * (size_t)n);
     char name[128];
     for (int i = 0; i < n; i++) {
         if (i < n - nf) snprintf(name, sizeof name, "clean_kernel_%d", i);
         else snprintf(name, sizeof name, FLAGGED "_%d", i);
-        if (cuModuleGetFunction(&f[i], m, name) != CUDA_SUCCESS) return NULL;
+        if (cuModuleGetFunction(&f[i], m, name) != CUDA_SUCCESS) { free(f); return NULL; }
     }
-    free(img);
     return f;
 }
 

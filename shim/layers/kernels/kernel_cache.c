@@ -29,8 +29,10 @@ static struct ds_kslot *find(struct ds_ktab *t, uintptr_t key)
     }
 }
 
-/* Tables replaced by a bigger one: kept (readers may still be in them), and reachable. */
-static struct ds_ktab *retired[64];
+/* Tables replaced by a bigger one: kept (readers may still be in them), and reachable
+ * (volatile: nothing reads this array, and an optimiser would drop the stores, so that
+ * valgrind reported the tables as lost). */
+static struct ds_ktab *volatile retired[64];
 static unsigned nretired;
 
 /* Twice the slots, with the kernels that have a verdict (keys whose verdict an unload

@@ -364,6 +364,7 @@ int main(void)
 {
     Suite *s = suite_create("kerneldb");
     TCase *tc = tcase_create("kerneldb");
+    tcase_set_timeout(tc, 60); /* 50,000 kernels: seconds under valgrind */
     tcase_add_test(tc, parse_valid);
     tcase_add_test(tc, parse_malformed);
     tcase_add_test(tc, load_files);

@@ -61,18 +61,23 @@ static cudnnStatus_t conv_policy(const struct conv_call *c)
             if (min_needed < 0 || (long long)need < min_needed) min_needed = (long long)need;
             continue;
         }
+        /* recorded before cuDNN runs it: the log names the call even if cuDNN crashes in it */
+        s.replacement = cand[i];
+        s.needed = (long long)need;
+        snprintf(detail, sizeof detail,
+                 "convolution %s asked for nondeterministic algorithm %d: runs deterministic "
+                 "algorithm %d instead (workspace %zu of %zu bytes)",
+                 dsc_op_words[c->op], c->algo, cand[i], need, c->workspace);
+        dsc_swap_event(c->hook, DS_ACT_FORCED, &s, detail);
         cudnnStatus_t st = c->run(c->args, cand[i]);
-        if (st == CUDNN_STATUS_SUCCESS) {
-            s.replacement = cand[i];
-            s.needed = (long long)need;
-            snprintf(detail, sizeof detail,
-                     "convolution %s asked for nondeterministic algorithm %d: ran deterministic "
-                     "algorithm %d instead (workspace %zu of %zu bytes)",
-                     dsc_op_words[c->op], c->algo, cand[i], need, c->workspace);
-            dsc_swap_event(c->hook, DS_ACT_FORCED, &s, detail);
-            return st;
-        }
-        if (!dsc_rejected(st)) return st; /* it ran and failed: not something to retry */
+        if (st == CUDNN_STATUS_SUCCESS || !dsc_rejected(st)) return st; /* ran (or failed: no retry) */
+        s.replacement = -1;
+        s.needed = -1;
+        snprintf(detail, sizeof detail,
+                 "convolution %s: cuDNN refused deterministic algorithm %d at execution (status "
+                 "%d): the switch recorded before did not happen, trying the next candidate",
+                 dsc_op_words[c->op], cand[i], (int)st);
+        dsc_swap_event(c->hook, DS_ACT_OBSERVED, &s, detail);
     }
     s.needed = min_needed;
     if (min_needed >= 0)

@@ -68,20 +68,20 @@ static cudnnStatus_t ctc_policy(enum ds_hook hook, const struct ctc_args *a, cud
     if (st == CUDNN_STATUS_SUCCESS) {
         s.needed = (long long)need;
         if (need <= a->workSpaceSizeInBytes) {
+            /* recorded before cuDNN runs it (conv.c): a crash in it leaves the record */
+            s.replacement = CUDNN_CTC_LOSS_ALGO_DETERMINISTIC;
+            snprintf(detail, sizeof detail,
+                     "CTC loss asked for CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC: runs "
+                     "CUDNN_CTC_LOSS_ALGO_DETERMINISTIC instead (workspace %zu of %zu bytes)",
+                     need, a->workSpaceSizeInBytes);
+            dsc_swap_event(hook, DS_ACT_FORCED, &s, detail);
             st = ctc_run(a, CUDNN_CTC_LOSS_ALGO_DETERMINISTIC);
-            if (st == CUDNN_STATUS_SUCCESS) {
-                s.replacement = CUDNN_CTC_LOSS_ALGO_DETERMINISTIC;
-                snprintf(detail, sizeof detail,
-                         "CTC loss asked for CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC: ran "
-                         "CUDNN_CTC_LOSS_ALGO_DETERMINISTIC instead (workspace %zu of %zu bytes)",
-                         need, a->workSpaceSizeInBytes);
-                dsc_swap_event(hook, DS_ACT_FORCED, &s, detail);
-                return st;
-            }
-            if (!dsc_rejected(st)) return st;
+            if (st == CUDNN_STATUS_SUCCESS || !dsc_rejected(st)) return st;
+            s.replacement = -1;
             snprintf(detail, sizeof detail,
                      "CTC loss with CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC: cuDNN refused the "
-                     "deterministic algorithm for these inputs (status %d)", (int)st);
+                     "deterministic algorithm for these inputs at execution (status %d): the "
+                     "switch recorded before did not happen", (int)st);
         } else {
             snprintf(detail, sizeof detail,
                      "CTC loss with CUDNN_CTC_LOSS_ALGO_NON_DETERMINISTIC: the deterministic "
@@ -226,18 +226,20 @@ cudnnStatus_t dsc_pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t 
     destroy_pool_t destroy = (destroy_pool_t)dsc_sym(&destroy_pool_p, "cudnnDestroyPoolingDescriptor");
     cudnnStatus_t st = CUDNN_STATUS_NOT_SUPPORTED;
     cudnnPoolingDescriptor_t tmp = NULL;
+    bool ran = false;
     if (create && set && destroy && create(&tmp) == CUDNN_STATUS_SUCCESS) {
-        bool ran = false;
         st = set(tmp, CUDNN_POOLING_MAX_DETERMINISTIC, p.nan, p.nb, p.win, p.pad, p.stride);
-        if (st == CUDNN_STATUS_SUCCESS) st = POOL_BWD(tmp), ran = true;
-        destroy(tmp);
         if (st == CUDNN_STATUS_SUCCESS) {
+            /* recorded before cuDNN runs it (conv.c): a crash in it leaves the record */
             s.replacement = CUDNN_POOLING_MAX_DETERMINISTIC;
             dsc_swap_event(DS_HOOK_cudnnPoolingBackward, DS_ACT_FORCED, &s,
-                       "max pooling backward asked for CUDNN_POOLING_MAX: ran "
-                       "CUDNN_POOLING_MAX_DETERMINISTIC instead");
-            return st;
+                           "max pooling backward asked for CUDNN_POOLING_MAX: runs "
+                           "CUDNN_POOLING_MAX_DETERMINISTIC instead");
+            s.replacement = -1;
+            st = POOL_BWD(tmp), ran = true;
         }
+        destroy(tmp);
+        if (st == CUDNN_STATUS_SUCCESS) return st;
         if (ran && dsc_failed_otherwise(st)) {
             /* the mode is all that differs from the caller's call: a bad handle or tensor
              * descriptor fails the same either way, and gets cuDNN's status */
@@ -250,10 +252,11 @@ cudnnStatus_t dsc_pool_bwd(cudnnHandle_t handle, const cudnnPoolingDescriptor_t 
         }
         if (!dsc_rejected(st)) return st;
     }
-    char detail[256];
+    char detail[320];
     snprintf(detail, sizeof detail,
              "max pooling backward in CUDNN_POOLING_MAX mode: cuDNN refused "
-             "CUDNN_POOLING_MAX_DETERMINISTIC for this descriptor (status %d)", (int)st);
+             "CUDNN_POOLING_MAX_DETERMINISTIC for this descriptor (status %d)%s", (int)st,
+             ran ? ": the switch recorded before did not happen" : "");
     if (ds_cfg.mode == DS_MODE_STRICT) {
         dsc_swap_event(DS_HOOK_cudnnPoolingBackward, DS_ACT_BLOCKED, &s, detail);
         return DSC_REFUSED;

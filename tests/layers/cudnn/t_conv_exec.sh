@@ -58,7 +58,10 @@ run enforce bwdf 0 100000 1 9
 check "enforce: ALGO_1 refused at execution" recorded "$F algo=1 workspace=100000 status=3000"
 check "enforce: then the next candidate that fits ran" recorded "$F algo=5 workspace=100000 status=0"
 check "enforce: the caller saw success" has "bwdf algo=0 status=0"
-check "enforce: forced to 5" is "$(ev $F '[.action,.replacement]')" '["forced",5]'
+check "enforce: the switch to 1 recorded before it ran, its refusal, then the switch to 5" \
+    is "$(ev $F '[.action,.replacement]' | tr -d '\n')" '["forced",1]["observed",null]["forced",5]'
+check "enforce: the refusal says the switch did not happen" \
+    is "$(ev $F 'select(.action=="observed")|.detail')" '"convolution backward-filter: cuDNN refused deterministic algorithm 1 at execution (status 3000): the switch recorded before did not happen, trying the next candidate"'
 
 run enforce bwdf 1 4096
 check "enforce: a deterministic algorithm passes untouched" recorded "$F algo=1 workspace=4096 status=0"

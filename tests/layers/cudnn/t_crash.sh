@@ -38,4 +38,18 @@ check "log: CTC recorded before the crash" is "$(ev $C '[.action,.algo]')" '["ob
 crash $C enforce ctc 1 1024
 check "enforce, no room for the switch: CTC recorded before the crash" \
     is "$(ev $C '[.action,.algo,.needed]')" '["observed",1,2048]'
+# the switched (forced) calls: recorded before the deterministic form is handed to cuDNN
+crash $F enforce bwdf 0 q
+check "enforce: the switched ALGO_1 died in the fake" recorded "$F algo=1 workspace=4096 status=0"
+check "enforce: the switch recorded before the crash" \
+    is "$(ev $F '[.action,.algo,.replacement,.stack[0].function]')" '["forced",0,1,"legacy_bwd_filter"]'
+check "enforce: valid log" valid
+crash $D enforce bwdd 0 q
+check "enforce: backward-data switch recorded before the crash" is "$(ev $D '[.action,.algo,.replacement]')" '["forced",0,1]'
+crash $C strict ctc 1 q
+check "strict: the switched CTC died in the fake" recorded "$C algo=0 workspace=2048 status=0"
+check "strict: CTC switch recorded before the crash" is "$(ev $C '[.action,.algo,.replacement]')" '["forced",1,0]'
+crash $PB enforce pool 0 2
+check "enforce: the deterministic pooling died in the fake" recorded "$PB mode=3 dims=2 win=3"
+check "enforce: pooling switch recorded before the crash" is "$(ev $PB '[.action,.pooling_mode,.replacement]')" '["forced",0,3]'
 finish

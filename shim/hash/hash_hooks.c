@@ -41,6 +41,22 @@ static uint64_t set_digest(unsigned value, unsigned elem, size_t count)
 }
 
 /* ---- runtime -------------------------------------------------------------------------- */
+/* Which sides of a runtime copy are device memory (cudaMemcpyDefault: asked of the
+ * allocation tables). Copies to host memory are not recorded. */
+static void copy_sides(enum cudaMemcpyKind kind, const void *dst, const void *src, bool *src_dev,
+                       bool *dst_dev)
+{
+    switch (kind) {
+    case cudaMemcpyHostToDevice: *src_dev = false, *dst_dev = true; break;
+    case cudaMemcpyDeviceToDevice: *src_dev = *dst_dev = true; break;
+    case cudaMemcpyDefault:
+        *dst_dev = is_dev((CUdeviceptr)(uintptr_t)dst);
+        *src_dev = *dst_dev && is_dev((CUdeviceptr)(uintptr_t)src);
+        break;
+    default: *src_dev = *dst_dev = false; break;
+    }
+}
+
 /* The real copy behind hook (one of the four runtime copies). */
 static cudaError_t rt_copy_real(enum ds_hook hook, void *dst, const void *src, size_t count,
                                 enum cudaMemcpyKind kind, cudaStream_t stream)
@@ -59,15 +75,7 @@ static cudaError_t rt_copy(enum ds_hook hook, void *dst, const void *src, size_t
                            enum cudaMemcpyKind kind, cudaStream_t stream, bool pt)
 {
     bool src_dev, dst_dev;
-    switch (kind) {
-    case cudaMemcpyHostToDevice: src_dev = false, dst_dev = true; break;
-    case cudaMemcpyDeviceToDevice: src_dev = dst_dev = true; break;
-    case cudaMemcpyDefault:
-        dst_dev = is_dev((CUdeviceptr)(uintptr_t)dst);
-        src_dev = dst_dev && is_dev((CUdeviceptr)(uintptr_t)src);
-        break;
-    default: src_dev = dst_dev = false; break;
-    }
+    copy_sides(kind, dst, src, &src_dev, &dst_dev);
     CUstream s = ds_hash_rt_stream(stream, pt);
     uint64_t in = 0;
     bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)src, src_dev, count, s, &in);
@@ -146,6 +154,142 @@ cudaError_t ds_policy_cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count
     return st;
 }
 
+/* ---- runtime, pitched rectangles (2-D) ------------------------------------------------- */
+/* A rectangle of height rows of width bytes, pitch bytes apart, is digested as the span from
+ * its first byte to its last: the rows and the gaps between them (memory the call does not
+ * write, the same in two runs unless an earlier record already differed). */
+static size_t span2d(size_t pitch, size_t width, size_t height)
+{
+    return height ? pitch * (height - 1) + width : 0;
+}
+
+struct copy2d {
+    void *dst;
+    size_t dpitch;
+    const void *src;
+    size_t spitch, width, height;
+    enum cudaMemcpyKind kind;
+    cudaStream_t stream;
+};
+
+static cudaError_t rt_copy2d_real(enum ds_hook hook, const struct copy2d *c)
+{
+    switch (hook) {
+    case DS_HOOK_cudaMemcpy2DAsync:
+        return DS_REAL(cudaMemcpy2DAsync)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                          c->kind, c->stream);
+    case DS_HOOK_cudaMemcpy2D_ptds:
+        return DS_REAL(cudaMemcpy2D_ptds)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                          c->kind);
+    case DS_HOOK_cudaMemcpy2DAsync_ptsz:
+        return DS_REAL(cudaMemcpy2DAsync_ptsz)(c->dst, c->dpitch, c->src, c->spitch, c->width,
+                                               c->height, c->kind, c->stream);
+    default:
+        return DS_REAL(cudaMemcpy2D)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                     c->kind);
+    }
+}
+
+static cudaError_t rt_copy2d(enum ds_hook hook, const struct copy2d *c, bool pt)
+{
+    bool src_dev, dst_dev;
+    copy_sides(c->kind, c->dst, c->src, &src_dev, &dst_dev);
+    CUstream s = ds_hash_rt_stream(c->stream, pt);
+    size_t dn = span2d(c->dpitch, c->width, c->height), sn = span2d(c->spitch, c->width, c->height);
+    uint64_t in = 0;
+    bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)c->src, src_dev, sn, s, &in);
+    cudaError_t st = rt_copy2d_real(hook, c);
+    if (dst_dev)
+        ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)c->dst, dn, in, in_ok, (int)st,
+                             src_dev ? "device to device 2-D copy" : "host to device 2-D copy");
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                   size_t width, size_t height, enum cudaMemcpyKind kind)
+{
+    if (DS_LIKELY(!ds_hash_on()))
+        return DS_REAL(cudaMemcpy2D)(dst, dpitch, src, spitch, width, height, kind);
+    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, NULL};
+    return rt_copy2d(DS_HOOK_cudaMemcpy2D, &c, false);
+}
+
+cudaError_t ds_policy_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                        size_t width, size_t height, enum cudaMemcpyKind kind,
+                                        cudaStream_t stream)
+{
+    if (DS_LIKELY(!ds_hash_on()))
+        return DS_REAL(cudaMemcpy2DAsync)(dst, dpitch, src, spitch, width, height, kind, stream);
+    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, stream};
+    return rt_copy2d(DS_HOOK_cudaMemcpy2DAsync, &c, false);
+}
+
+cudaError_t ds_policy_cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                        size_t width, size_t height, enum cudaMemcpyKind kind)
+{
+    if (DS_LIKELY(!ds_hash_on()))
+        return DS_REAL(cudaMemcpy2D_ptds)(dst, dpitch, src, spitch, width, height, kind);
+    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, NULL};
+    return rt_copy2d(DS_HOOK_cudaMemcpy2D_ptds, &c, true);
+}
+
+cudaError_t ds_policy_cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void *src,
+                                             size_t spitch, size_t width, size_t height,
+                                             enum cudaMemcpyKind kind, cudaStream_t stream)
+{
+    if (DS_LIKELY(!ds_hash_on()))
+        return DS_REAL(cudaMemcpy2DAsync_ptsz)(dst, dpitch, src, spitch, width, height, kind, stream);
+    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, stream};
+    return rt_copy2d(DS_HOOK_cudaMemcpy2DAsync_ptsz, &c, true);
+}
+
+/* the value and the rectangle's shape are what a 2-D memset reads */
+static void set2d_record(enum ds_hook hook, CUstream s, void *p, size_t pitch, int value,
+                         size_t width, size_t height, cudaError_t st)
+{
+    uint64_t v[4] = {(unsigned char)value, pitch, width, height};
+    ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)p, span2d(pitch, width, height),
+                         ds_hash_bytes(v, sizeof v, 0x6d656d32ull), true, (int)st, "2-D memset");
+}
+
+cudaError_t ds_policy_cudaMemset2D(void *p, size_t pitch, int value, size_t width, size_t height)
+{
+    cudaError_t st = DS_REAL(cudaMemset2D)(p, pitch, value, width, height);
+    if (DS_UNLIKELY(ds_hash_on()))
+        set2d_record(DS_HOOK_cudaMemset2D, NULL, p, pitch, value, width, height, st);
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemset2DAsync(void *p, size_t pitch, int value, size_t width,
+                                        size_t height, cudaStream_t stream)
+{
+    cudaError_t st = DS_REAL(cudaMemset2DAsync)(p, pitch, value, width, height, stream);
+    if (DS_UNLIKELY(ds_hash_on()))
+        set2d_record(DS_HOOK_cudaMemset2DAsync, ds_hash_rt_stream(stream, false), p, pitch, value,
+                     width, height, st);
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemset2D_ptds(void *p, size_t pitch, int value, size_t width,
+                                        size_t height)
+{
+    cudaError_t st = DS_REAL(cudaMemset2D_ptds)(p, pitch, value, width, height);
+    if (DS_UNLIKELY(ds_hash_on()))
+        set2d_record(DS_HOOK_cudaMemset2D_ptds, CU_STREAM_PER_THREAD, p, pitch, value, width,
+                     height, st);
+    return st;
+}
+
+cudaError_t ds_policy_cudaMemset2DAsync_ptsz(void *p, size_t pitch, int value, size_t width,
+                                             size_t height, cudaStream_t stream)
+{
+    cudaError_t st = DS_REAL(cudaMemset2DAsync_ptsz)(p, pitch, value, width, height, stream);
+    if (DS_UNLIKELY(ds_hash_on()))
+        set2d_record(DS_HOOK_cudaMemset2DAsync_ptsz, ds_hash_rt_stream(stream, true), p, pitch,
+                     value, width, height, st);
+    return st;
+}
+
 /* ---- driver --------------------------------------------------------------------------- */
 #define DRV_COPY(hook, call, dst, src, n, s, src_dev, what)                                \
     do {                                                                                    \
@@ -219,6 +363,16 @@ CUresult ds_policy_cuMemsetD8_v2(CUdeviceptr dst, unsigned char uc, size_t N)
     DRV_SET(DS_HOOK_cuMemsetD8_v2, DS_REAL(cuMemsetD8_v2)(dst, uc, N), dst, uc, 1, N, NULL);
 }
 
+CUresult ds_policy_cuMemsetD16_v2(CUdeviceptr dst, unsigned short us, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD16_v2, DS_REAL(cuMemsetD16_v2)(dst, us, N), dst, us, 2, N, NULL);
+}
+
+CUresult ds_policy_cuMemsetD16Async(CUdeviceptr dst, unsigned short us, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD16Async, DS_REAL(cuMemsetD16Async)(dst, us, N, s), dst, us, 2, N, s);
+}
+
 CUresult ds_policy_cuMemsetD32_v2(CUdeviceptr dst, unsigned int ui, size_t N)
 {
     DRV_SET(DS_HOOK_cuMemsetD32_v2, DS_REAL(cuMemsetD32_v2)(dst, ui, N), dst, ui, 4, N, NULL);
@@ -284,6 +438,18 @@ CUresult ds_policy_cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char uc, size_t 
 {
     DRV_SET(DS_HOOK_cuMemsetD8_v2_ptds, DS_REAL(cuMemsetD8_v2_ptds)(dst, uc, N), dst, uc, 1, N,
             PTDS);
+}
+
+CUresult ds_policy_cuMemsetD16_v2_ptds(CUdeviceptr dst, unsigned short us, size_t N)
+{
+    DRV_SET(DS_HOOK_cuMemsetD16_v2_ptds, DS_REAL(cuMemsetD16_v2_ptds)(dst, us, N), dst, us, 2, N,
+            PTDS);
+}
+
+CUresult ds_policy_cuMemsetD16Async_ptsz(CUdeviceptr dst, unsigned short us, size_t N, CUstream s)
+{
+    DRV_SET(DS_HOOK_cuMemsetD16Async_ptsz, DS_REAL(cuMemsetD16Async_ptsz)(dst, us, N, s), dst, us,
+            2, N, ptsz(s));
 }
 
 CUresult ds_policy_cuMemsetD32_v2_ptds(CUdeviceptr dst, unsigned int ui, size_t N)

@@ -512,6 +512,17 @@ FAKE_PT(cuMemcpyDtoD_v2_ptds, (CUdeviceptr dst, CUdeviceptr src, size_t n), NULL
 FAKE_PT(cuMemcpyDtoDAsync_v2_ptsz, (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), s,
         memmove(DP(dst), DP(src), n))
 FAKE_PT(cuMemsetD8_v2_ptds, (CUdeviceptr dst, unsigned char v, size_t n), NULL, memset(DP(dst), v, n))
+static void fake_set16(CUdeviceptr dst, unsigned short v, size_t n)
+{
+    unsigned short *p = DP(dst);
+    for (size_t i = 0; i < n; i++) p[i] = v;
+}
+FAKE_PT(cuMemsetD16_v2, (CUdeviceptr dst, unsigned short v, size_t n), NULL, fake_set16(dst, v, n))
+FAKE_PT(cuMemsetD16Async, (CUdeviceptr dst, unsigned short v, size_t n, CUstream s), s,
+        fake_set16(dst, v, n))
+FAKE_PT(cuMemsetD16_v2_ptds, (CUdeviceptr dst, unsigned short v, size_t n), NULL, fake_set16(dst, v, n))
+FAKE_PT(cuMemsetD16Async_ptsz, (CUdeviceptr dst, unsigned short v, size_t n, CUstream s), s,
+        fake_set16(dst, v, n))
 FAKE_PT(cuMemsetD32_v2_ptds, (CUdeviceptr dst, unsigned int v, size_t n), NULL, fake_set32(dst, v, n))
 FAKE_PT(cuMemsetD8Async_ptsz, (CUdeviceptr dst, unsigned char v, size_t n, CUstream s), s,
         memset(DP(dst), v, n))

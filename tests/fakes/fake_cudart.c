@@ -447,3 +447,41 @@ cudaError_t cudaMemsetAsync_ptsz(void *p, int v, size_t n, cudaStream_t s)
     memset(p, v, n);
     return cudaSuccess;
 }
+
+/* Pitched rectangles (2-D): height rows of width bytes, each recorded as
+ * "<name> stream=<s> w=<width> h=<height>" so that tests see which entry point ran. */
+static void fake_copy2d(void *dst, size_t dpitch, const void *src, size_t spitch, size_t w, size_t h)
+{
+    for (size_t r = 0; r < h; r++) memmove((char *)dst + r * dpitch, (const char *)src + r * spitch, w);
+}
+static void fake_set2d(void *p, size_t pitch, int v, size_t w, size_t h)
+{
+    for (size_t r = 0; r < h; r++) memset((char *)p + r * pitch, v, w);
+}
+#define FAKE_COPY2D(name, params, s)                                                   \
+    cudaError_t name params;                                                           \
+    cudaError_t name params                                                            \
+    {                                                                                  \
+        (void)kind;                                                                    \
+        fake_record(#name " stream=%p w=%zu h=%zu", (void *)(s), width, height);      \
+        fake_copy2d(dst, dpitch, src, spitch, width, height);                          \
+        return cudaSuccess;                                                            \
+    }
+#define FAKE_SET2D(name, params, s)                                                    \
+    cudaError_t name params;                                                           \
+    cudaError_t name params                                                            \
+    {                                                                                  \
+        fake_record(#name " stream=%p w=%zu h=%zu", (void *)(s), width, height);      \
+        fake_set2d(p, pitch, v, width, height);                                        \
+        return cudaSuccess;                                                            \
+    }
+#define COPY2D_P void *dst, size_t dpitch, const void *src, size_t spitch, size_t width, size_t height, \
+    enum cudaMemcpyKind kind
+FAKE_COPY2D(cudaMemcpy2D, (COPY2D_P), NULL)
+FAKE_COPY2D(cudaMemcpy2DAsync, (COPY2D_P, cudaStream_t s), s)
+FAKE_COPY2D(cudaMemcpy2D_ptds, (COPY2D_P), NULL)
+FAKE_COPY2D(cudaMemcpy2DAsync_ptsz, (COPY2D_P, cudaStream_t s), s)
+FAKE_SET2D(cudaMemset2D, (void *p, size_t pitch, int v, size_t width, size_t height), NULL)
+FAKE_SET2D(cudaMemset2DAsync, (void *p, size_t pitch, int v, size_t width, size_t height, cudaStream_t s), s)
+FAKE_SET2D(cudaMemset2D_ptds, (void *p, size_t pitch, int v, size_t width, size_t height), NULL)
+FAKE_SET2D(cudaMemset2DAsync_ptsz, (void *p, size_t pitch, int v, size_t width, size_t height, cudaStream_t s), s)

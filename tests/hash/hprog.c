@@ -14,6 +14,9 @@
  *   hprog pt        the per-thread default stream twins (_ptds, _ptsz) of the hooked copies
  *                   and memsets, each once (t_ptds.sh lists them), then one on a created
  *                   stream and one plain memset
+ *   hprog twod      pitched rectangles: the 2-D copies and memsets and their twins, the
+ *                   16-bit driver memsets and theirs, each once (t_2d.sh lists them), then
+ *                   a 2-D copy back to the host (not recorded)
  * Every step is its own exported function, so stacks name it. Prints a checksum. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,14 @@ CUresult cuMemsetD8_v2_ptds(CUdeviceptr dst, unsigned char v, size_t n);
 CUresult cuMemsetD32_v2_ptds(CUdeviceptr dst, unsigned int v, size_t n);
 CUresult cuMemsetD8Async_ptsz(CUdeviceptr dst, unsigned char v, size_t n, CUstream s);
 CUresult cuMemsetD32Async_ptsz(CUdeviceptr dst, unsigned int v, size_t n, CUstream s);
+cudaError_t cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *src, size_t spitch, size_t w,
+                              size_t h, enum cudaMemcpyKind kind);
+cudaError_t cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                   size_t w, size_t h, enum cudaMemcpyKind kind, cudaStream_t s);
+cudaError_t cudaMemset2D_ptds(void *p, size_t pitch, int v, size_t w, size_t h);
+cudaError_t cudaMemset2DAsync_ptsz(void *p, size_t pitch, int v, size_t w, size_t h, cudaStream_t s);
+CUresult cuMemsetD16_v2_ptds(CUdeviceptr dst, unsigned short v, size_t n);
+CUresult cuMemsetD16Async_ptsz(CUdeviceptr dst, unsigned short v, size_t n, CUstream s);
 
 #define NOINL __attribute__((noinline, visibility("default")))
 #define KEEP_FRAME() __asm__ volatile("" ::: "memory")
@@ -274,6 +285,37 @@ NOINL int step_pt(void)
     return r;
 }
 
+/* Pitched rectangles (t_2d.sh computes the same memory and checks every digest). */
+NOINL int step_twod(void)
+{
+    static unsigned char host[32 * 8], back[24 * 8];
+    for (int i = 0; i < (int)sizeof host; i++) host[i] = (unsigned char)(i * 7 + 1);
+    char *x = (char *)d_x, *y = (char *)d_y, *w = (char *)d_w;
+    CUdeviceptr wd = (CUdeviceptr)(uintptr_t)d_w;
+    cudaStream_t s1 = NULL;
+    int r = cudaStreamCreate(&s1);
+    r |= cudaMemset(x, 0, N * 4) | cudaMemset(y, 0, N * 4) | cudaMemset(w, 0, N * 4);
+    r |= cudaMemcpy2D(x, 64, host, 32, 24, 8, cudaMemcpyHostToDevice);
+    r |= cudaMemcpy2DAsync(y, 48, x, 64, 24, 8, cudaMemcpyDeviceToDevice, NULL);
+    r |= cudaMemcpy2D_ptds(y + 512, 40, x, 64, 24, 8, cudaMemcpyDeviceToDevice);
+    r |= cudaMemcpy2DAsync_ptsz(y + 1024, 24, host, 32, 24, 8, cudaMemcpyHostToDevice, s1);
+    r |= cudaMemset2D(w, 64, 0x5a, 40, 4);
+    r |= cudaMemset2DAsync(w + 256, 32, 0x5b, 16, 4, NULL);
+    r |= cudaMemset2D_ptds(w + 512, 16, 0x5c, 8, 4);
+    r |= cudaMemset2DAsync_ptsz(w + 1024, 16, 0x5d, 16, 2, NULL);
+    r |= cuMemsetD16_v2(wd + 2048, 0x0102, 8);
+    r |= cuMemsetD16Async(wd + 2064, 0x0304, 8, NULL);
+    r |= cuMemsetD16_v2_ptds(wd + 2080, 0x0506, 8);
+    r |= cuMemsetD16Async_ptsz(wd + 2096, 0x0708, 8, NULL);
+    r |= cudaMemcpy2D(back, 24, y, 48, 24, 8, cudaMemcpyDeviceToHost);
+    unsigned sum = 0;
+    for (int i = 0; i < (int)sizeof back; i++) sum = sum * 31 + back[i];
+    KEEP_FRAME();
+    printf("hprog twod status=%d sum=%u stream=%p\n", r, sum, (void *)s1);
+    cudaStreamDestroy(s1);
+    return r;
+}
+
 static int bench(long n, long kib)
 {
     unsigned *buf;
@@ -299,6 +341,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "bench")) return bench(argc > 2 ? atol(argv[2]) : 1000, argc > 3 ? atol(argv[3]) : 0);
     if (!strcmp(mode, "odd")) return step_odd() ? 1 : 0;
     if (!strcmp(mode, "pt")) return step_pt() ? 1 : 0;
+    if (!strcmp(mode, "twod")) return step_twod() ? 1 : 0;
     int bad = 0;
     if (!strcmp(mode, "fork")) {
         bad |= step_fill();

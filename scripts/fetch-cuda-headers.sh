@@ -25,7 +25,7 @@ case $major in
 esac
 mkdir -p "$dest/include"
 exec python3 - "$dest/include" $pkgs <<'PY'
-import io, json, os, sys, urllib.request, zipfile
+import io, json, os, sys, urllib.error, urllib.request, zipfile
 
 dest, pkgs = sys.argv[1], sys.argv[2:]
 index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
@@ -41,8 +41,13 @@ class Remote(io.RawIOBase):
     """A wheel on the index, read by ranges, keeping what it fetched."""
     def __init__(self, url, size):
         self.url, self.size, self.pos, self.chunks = url, size, 0, []
+    error = None
     def fetch(self, a, b):
-        data, _ = get(self.url, (a, b - 1))
+        try:
+            data, _ = get(self.url, (a, b - 1))
+        except OSError as e:  # zipfile turns it into "not a zip file": kept to be told
+            self.error = e
+            raise
         self.chunks.append((a, data))
     def readable(self): return True
     def seekable(self): return True
@@ -63,7 +68,7 @@ class Remote(io.RawIOBase):
         self.pos = b
         return b - a
 
-for spec in pkgs:
+def fetch_one(spec):
     spec, _, only = spec.partition(":")
     name, version = spec.split("==")
     meta = json.loads(get("%s/%s/" % (index, name), accept="application/vnd.pypi.simple.v1+json")[0])
@@ -72,11 +77,16 @@ for spec in pkgs:
     wheels = [u for u in files if "linux" in u["filename"] and "x86_64" in u["filename"]] or \
              [u for u in files if "linux" in u["filename"]]
     if not wheels:
-        sys.exit("fetch-cuda-headers: no Linux wheel for %s on %s" % (spec, index))
+        raise LookupError("no Linux wheel of that version on the index")
     w = wheels[0]
     size = w.get("size") or int(get(w["url"], (0, 0))[1]["Content-Range"].rsplit("/", 1)[1])
     f = Remote(w["url"], size)
-    z = zipfile.ZipFile(io.BufferedReader(f, 1 << 16))
+    try:
+        z = zipfile.ZipFile(io.BufferedReader(f, 1 << 16))
+    except zipfile.BadZipFile:
+        if f.error:
+            raise f.error from None
+        raise
     def rel(i):  # the path under include/ (the toolkit's include/cccl/ is merged into it)
         r = i.filename.split("/include/", 1)[1]
         return r[len("cccl/"):] if r.startswith("cccl/") else r
@@ -95,5 +105,13 @@ for spec in pkgs:
             o.write(z.read(i))
         n += 1
     print("fetch-cuda-headers: %s: %d headers" % (spec, n), file=sys.stderr)
+
+for spec in pkgs:
+    try:
+        fetch_one(spec)
+    except (OSError, ValueError, LookupError, zipfile.BadZipFile) as e:  # URLError, HTTPError, JSON
+        why = "HTTP %d %s (%s)" % (e.code, e.reason, e.url) if isinstance(e, urllib.error.HTTPError) else \
+            "%s" % (e.reason if isinstance(e, urllib.error.URLError) else e)
+        sys.exit("fetch-cuda-headers: cannot fetch %s from %s: %s" % (spec.split(":")[0], index, why))
 print(dest)
 PY

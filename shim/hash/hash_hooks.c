@@ -41,69 +41,96 @@ static uint64_t set_digest(unsigned value, unsigned elem, size_t count)
 }
 
 /* ---- runtime -------------------------------------------------------------------------- */
-/* Which sides of a runtime copy are device memory (cudaMemcpyDefault: asked of the
- * allocation tables). Copies to host memory are not recorded. */
-static void copy_sides(enum cudaMemcpyKind kind, const void *dst, const void *src, bool *src_dev,
-                       bool *dst_dev)
+/* A runtime copy: height rows of width bytes, spitch bytes apart in the source and dpitch in
+ * the destination; a 1-D copy is one row (pitch = width = count). A rectangle is digested as
+ * the span from its first byte to its last: the rows and the gaps between them (memory the
+ * call does not write, the same in two runs unless an earlier record already differed). */
+struct rt_copy_args {
+    void *dst;
+    size_t dpitch;
+    const void *src;
+    size_t spitch, width, height;
+    enum cudaMemcpyKind kind;
+    cudaStream_t stream;
+};
+
+static size_t span2d(size_t pitch, size_t width, size_t height)
 {
-    switch (kind) {
-    case cudaMemcpyHostToDevice: *src_dev = false, *dst_dev = true; break;
-    case cudaMemcpyDeviceToDevice: *src_dev = *dst_dev = true; break;
-    case cudaMemcpyDefault:
-        *dst_dev = is_dev((CUdeviceptr)(uintptr_t)dst);
-        *src_dev = *dst_dev && is_dev((CUdeviceptr)(uintptr_t)src);
-        break;
-    default: *src_dev = *dst_dev = false; break;
-    }
+    return height ? pitch * (height - 1) + width : 0;
 }
 
-/* The real copy behind hook (one of the four runtime copies). */
-static cudaError_t rt_copy_real(enum ds_hook hook, void *dst, const void *src, size_t count,
-                                enum cudaMemcpyKind kind, cudaStream_t stream)
+/* The real copy behind hook (one of the eight runtime copies). */
+static cudaError_t rt_copy_real(enum ds_hook hook, const struct rt_copy_args *c)
 {
     switch (hook) {
-    case DS_HOOK_cudaMemcpyAsync: return DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream);
-    case DS_HOOK_cudaMemcpy_ptds: return DS_REAL(cudaMemcpy_ptds)(dst, src, count, kind);
+    case DS_HOOK_cudaMemcpyAsync:
+        return DS_REAL(cudaMemcpyAsync)(c->dst, c->src, c->width, c->kind, c->stream);
+    case DS_HOOK_cudaMemcpy_ptds: return DS_REAL(cudaMemcpy_ptds)(c->dst, c->src, c->width, c->kind);
     case DS_HOOK_cudaMemcpyAsync_ptsz:
-        return DS_REAL(cudaMemcpyAsync_ptsz)(dst, src, count, kind, stream);
-    default: return DS_REAL(cudaMemcpy)(dst, src, count, kind);
+        return DS_REAL(cudaMemcpyAsync_ptsz)(c->dst, c->src, c->width, c->kind, c->stream);
+    case DS_HOOK_cudaMemcpy2D:
+        return DS_REAL(cudaMemcpy2D)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                     c->kind);
+    case DS_HOOK_cudaMemcpy2DAsync:
+        return DS_REAL(cudaMemcpy2DAsync)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                          c->kind, c->stream);
+    case DS_HOOK_cudaMemcpy2D_ptds:
+        return DS_REAL(cudaMemcpy2D_ptds)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
+                                          c->kind);
+    case DS_HOOK_cudaMemcpy2DAsync_ptsz:
+        return DS_REAL(cudaMemcpy2DAsync_ptsz)(c->dst, c->dpitch, c->src, c->spitch, c->width,
+                                               c->height, c->kind, c->stream);
+    default: return DS_REAL(cudaMemcpy)(c->dst, c->src, c->width, c->kind);
     }
 }
 
-/* pt: a _ptds/_ptsz twin (stream 0 is the per-thread default stream) */
-static cudaError_t rt_copy(enum ds_hook hook, void *dst, const void *src, size_t count,
-                           enum cudaMemcpyKind kind, cudaStream_t stream, bool pt)
+/* pt: a _ptds/_ptsz twin (stream 0 is the per-thread default stream); rect: a 2-D entry point */
+static cudaError_t rt_copy(enum ds_hook hook, const struct rt_copy_args *c, bool pt, bool rect)
 {
     bool src_dev, dst_dev;
-    copy_sides(kind, dst, src, &src_dev, &dst_dev);
-    CUstream s = ds_hash_rt_stream(stream, pt);
+    switch (c->kind) {
+    case cudaMemcpyHostToDevice: src_dev = false, dst_dev = true; break;
+    case cudaMemcpyDeviceToDevice: src_dev = dst_dev = true; break;
+    case cudaMemcpyDefault:
+        dst_dev = is_dev((CUdeviceptr)(uintptr_t)c->dst);
+        src_dev = dst_dev && is_dev((CUdeviceptr)(uintptr_t)c->src);
+        break;
+    default: src_dev = dst_dev = false; break;
+    }
+    CUstream s = ds_hash_rt_stream(c->stream, pt);
     uint64_t in = 0;
-    bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)src, src_dev, count, s, &in);
-    cudaError_t st = rt_copy_real(hook, dst, src, count, kind, stream);
+    bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)c->src, src_dev,
+                                       span2d(c->spitch, c->width, c->height), s, &in);
+    cudaError_t st = rt_copy_real(hook, c);
     if (dst_dev)
-        ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)dst, count, in, in_ok, (int)st,
-                             src_dev ? "device to device copy" : "host to device copy");
+        ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)c->dst,
+                             span2d(c->dpitch, c->width, c->height), in, in_ok, (int)st,
+                             src_dev ? (rect ? "device to device 2-D copy" : "device to device copy")
+                                     : (rect ? "host to device 2-D copy" : "host to device copy"));
     return st;
 }
 
 cudaError_t ds_policy_cudaMemcpy(void *dst, const void *src, size_t count, enum cudaMemcpyKind kind)
 {
     if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpy)(dst, src, count, kind);
-    return rt_copy(DS_HOOK_cudaMemcpy, dst, src, count, kind, NULL, false);
+    struct rt_copy_args c = {dst, count, src, count, count, 1, kind, NULL};
+    return rt_copy(DS_HOOK_cudaMemcpy, &c, false, false);
 }
 
 cudaError_t ds_policy_cudaMemcpyAsync(void *dst, const void *src, size_t count,
                                       enum cudaMemcpyKind kind, cudaStream_t stream)
 {
     if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpyAsync)(dst, src, count, kind, stream);
-    return rt_copy(DS_HOOK_cudaMemcpyAsync, dst, src, count, kind, stream, false);
+    struct rt_copy_args c = {dst, count, src, count, count, 1, kind, stream};
+    return rt_copy(DS_HOOK_cudaMemcpyAsync, &c, false, false);
 }
 
 cudaError_t ds_policy_cudaMemcpy_ptds(void *dst, const void *src, size_t count,
                                       enum cudaMemcpyKind kind)
 {
     if (DS_LIKELY(!ds_hash_on())) return DS_REAL(cudaMemcpy_ptds)(dst, src, count, kind);
-    return rt_copy(DS_HOOK_cudaMemcpy_ptds, dst, src, count, kind, NULL, true);
+    struct rt_copy_args c = {dst, count, src, count, count, 1, kind, NULL};
+    return rt_copy(DS_HOOK_cudaMemcpy_ptds, &c, true, false);
 }
 
 cudaError_t ds_policy_cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t count,
@@ -111,7 +138,8 @@ cudaError_t ds_policy_cudaMemcpyAsync_ptsz(void *dst, const void *src, size_t co
 {
     if (DS_LIKELY(!ds_hash_on()))
         return DS_REAL(cudaMemcpyAsync_ptsz)(dst, src, count, kind, stream);
-    return rt_copy(DS_HOOK_cudaMemcpyAsync_ptsz, dst, src, count, kind, stream, true);
+    struct rt_copy_args c = {dst, count, src, count, count, 1, kind, stream};
+    return rt_copy(DS_HOOK_cudaMemcpyAsync_ptsz, &c, true, false);
 }
 
 cudaError_t ds_policy_cudaMemset(void *devPtr, int value, size_t count)
@@ -154,64 +182,14 @@ cudaError_t ds_policy_cudaMemsetAsync_ptsz(void *devPtr, int value, size_t count
     return st;
 }
 
-/* ---- runtime, pitched rectangles (2-D) ------------------------------------------------- */
-/* A rectangle of height rows of width bytes, pitch bytes apart, is digested as the span from
- * its first byte to its last: the rows and the gaps between them (memory the call does not
- * write, the same in two runs unless an earlier record already differed). */
-static size_t span2d(size_t pitch, size_t width, size_t height)
-{
-    return height ? pitch * (height - 1) + width : 0;
-}
-
-struct copy2d {
-    void *dst;
-    size_t dpitch;
-    const void *src;
-    size_t spitch, width, height;
-    enum cudaMemcpyKind kind;
-    cudaStream_t stream;
-};
-
-static cudaError_t rt_copy2d_real(enum ds_hook hook, const struct copy2d *c)
-{
-    switch (hook) {
-    case DS_HOOK_cudaMemcpy2DAsync:
-        return DS_REAL(cudaMemcpy2DAsync)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
-                                          c->kind, c->stream);
-    case DS_HOOK_cudaMemcpy2D_ptds:
-        return DS_REAL(cudaMemcpy2D_ptds)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
-                                          c->kind);
-    case DS_HOOK_cudaMemcpy2DAsync_ptsz:
-        return DS_REAL(cudaMemcpy2DAsync_ptsz)(c->dst, c->dpitch, c->src, c->spitch, c->width,
-                                               c->height, c->kind, c->stream);
-    default:
-        return DS_REAL(cudaMemcpy2D)(c->dst, c->dpitch, c->src, c->spitch, c->width, c->height,
-                                     c->kind);
-    }
-}
-
-static cudaError_t rt_copy2d(enum ds_hook hook, const struct copy2d *c, bool pt)
-{
-    bool src_dev, dst_dev;
-    copy_sides(c->kind, c->dst, c->src, &src_dev, &dst_dev);
-    CUstream s = ds_hash_rt_stream(c->stream, pt);
-    size_t dn = span2d(c->dpitch, c->width, c->height), sn = span2d(c->spitch, c->width, c->height);
-    uint64_t in = 0;
-    bool in_ok = dst_dev && src_digest((CUdeviceptr)(uintptr_t)c->src, src_dev, sn, s, &in);
-    cudaError_t st = rt_copy2d_real(hook, c);
-    if (dst_dev)
-        ds_hash_write_record(hook, s, (CUdeviceptr)(uintptr_t)c->dst, dn, in, in_ok, (int)st,
-                             src_dev ? "device to device 2-D copy" : "host to device 2-D copy");
-    return st;
-}
-
+/* ---- runtime, pitched rectangles (2-D): rt_copy above, and the memsets ------------- */
 cudaError_t ds_policy_cudaMemcpy2D(void *dst, size_t dpitch, const void *src, size_t spitch,
                                    size_t width, size_t height, enum cudaMemcpyKind kind)
 {
     if (DS_LIKELY(!ds_hash_on()))
         return DS_REAL(cudaMemcpy2D)(dst, dpitch, src, spitch, width, height, kind);
-    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, NULL};
-    return rt_copy2d(DS_HOOK_cudaMemcpy2D, &c, false);
+    struct rt_copy_args c = {dst, dpitch, src, spitch, width, height, kind, NULL};
+    return rt_copy(DS_HOOK_cudaMemcpy2D, &c, false, true);
 }
 
 cudaError_t ds_policy_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
@@ -220,8 +198,8 @@ cudaError_t ds_policy_cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *sr
 {
     if (DS_LIKELY(!ds_hash_on()))
         return DS_REAL(cudaMemcpy2DAsync)(dst, dpitch, src, spitch, width, height, kind, stream);
-    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, stream};
-    return rt_copy2d(DS_HOOK_cudaMemcpy2DAsync, &c, false);
+    struct rt_copy_args c = {dst, dpitch, src, spitch, width, height, kind, stream};
+    return rt_copy(DS_HOOK_cudaMemcpy2DAsync, &c, false, true);
 }
 
 cudaError_t ds_policy_cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *src, size_t spitch,
@@ -229,8 +207,8 @@ cudaError_t ds_policy_cudaMemcpy2D_ptds(void *dst, size_t dpitch, const void *sr
 {
     if (DS_LIKELY(!ds_hash_on()))
         return DS_REAL(cudaMemcpy2D_ptds)(dst, dpitch, src, spitch, width, height, kind);
-    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, NULL};
-    return rt_copy2d(DS_HOOK_cudaMemcpy2D_ptds, &c, true);
+    struct rt_copy_args c = {dst, dpitch, src, spitch, width, height, kind, NULL};
+    return rt_copy(DS_HOOK_cudaMemcpy2D_ptds, &c, true, true);
 }
 
 cudaError_t ds_policy_cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const void *src,
@@ -239,8 +217,8 @@ cudaError_t ds_policy_cudaMemcpy2DAsync_ptsz(void *dst, size_t dpitch, const voi
 {
     if (DS_LIKELY(!ds_hash_on()))
         return DS_REAL(cudaMemcpy2DAsync_ptsz)(dst, dpitch, src, spitch, width, height, kind, stream);
-    struct copy2d c = {dst, dpitch, src, spitch, width, height, kind, stream};
-    return rt_copy2d(DS_HOOK_cudaMemcpy2DAsync_ptsz, &c, true);
+    struct rt_copy_args c = {dst, dpitch, src, spitch, width, height, kind, stream};
+    return rt_copy(DS_HOOK_cudaMemcpy2DAsync_ptsz, &c, true, true);
 }
 
 /* the value and the rectangle's shape are what a 2-D memset reads */

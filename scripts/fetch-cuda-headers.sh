@@ -41,11 +41,11 @@ class Remote(io.RawIOBase):
     """A wheel on the index, read by ranges, keeping what it fetched."""
     def __init__(self, url, size):
         self.url, self.size, self.pos, self.chunks = url, size, 0, []
-    error = None
+        self.error = None  # the last failed request (zipfile reports it as "not a zip file")
     def fetch(self, a, b):
         try:
             data, _ = get(self.url, (a, b - 1))
-        except OSError as e:  # zipfile turns it into "not a zip file": kept to be told
+        except OSError as e:
             self.error = e
             raise
         self.chunks.append((a, data))

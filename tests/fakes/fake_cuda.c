@@ -512,6 +512,7 @@ FAKE_PT(cuMemcpyDtoD_v2_ptds, (CUdeviceptr dst, CUdeviceptr src, size_t n), NULL
 FAKE_PT(cuMemcpyDtoDAsync_v2_ptsz, (CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s), s,
         memmove(DP(dst), DP(src), n))
 FAKE_PT(cuMemsetD8_v2_ptds, (CUdeviceptr dst, unsigned char v, size_t n), NULL, memset(DP(dst), v, n))
+/* the 16-bit memsets, the plain ones too, are recorded the same way (tests/hash/t_2d.sh) */
 static void fake_set16(CUdeviceptr dst, unsigned short v, size_t n)
 {
     unsigned short *p = DP(dst);
